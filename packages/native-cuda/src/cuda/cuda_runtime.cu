@@ -1,0 +1,52 @@
+// CUDA device discovery and memory. The runtime is linked statically, so with no GPU or no
+// driver every call returns an ordinary error and status() reports the reason.
+#include <cuda_runtime.h>
+#include <mutex>
+#include <string>
+#include "common/device.h"
+#include "cuda/cuda_check.h"
+
+namespace sgi::cuda {
+
+bool cudnn_load(std::string* reason);  // cudnn_loader.cc
+
+CudaStatus status() {
+  static CudaStatus s;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    s.compiled = true;
+    int count = 0;
+    cudaError_t err = cudaGetDeviceCount(&count);
+    if (err != cudaSuccess) {
+      s.reason = std::string("no CUDA device: ") + cudaGetErrorString(err);
+      cudaGetLastError();
+      return;
+    }
+    if (count == 0) { s.reason = "no CUDA device"; return; }
+    s.device_count = count;
+    cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) s.device_name = prop.name;
+    s.available = true;
+    s.cudnn = cudnn_load(&s.cudnn_reason);
+  });
+  return s;
+}
+
+static void require_device() {
+  CudaStatus s = status();
+  if (!s.available) throw std::runtime_error("CUDA tensor requested but " + s.reason);
+}
+
+float* alloc(size_t numel) {
+  require_device();
+  void* p = nullptr;
+  SGI_CUDA_CHECK(cudaMalloc(&p, numel * sizeof(float)));
+  return static_cast<float*>(p);
+}
+void release(float* p) { if (p) cudaFree(p); }
+void copy_to_device(float* dst, const float* src, size_t n) { SGI_CUDA_CHECK(cudaMemcpy(dst, src, n * sizeof(float), cudaMemcpyHostToDevice)); }
+void copy_to_host(float* dst, const float* src, size_t n) { SGI_CUDA_CHECK(cudaMemcpy(dst, src, n * sizeof(float), cudaMemcpyDeviceToHost)); }
+void copy_device(float* dst, const float* src, size_t n) { SGI_CUDA_CHECK(cudaMemcpy(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice)); }
+void synchronize() { SGI_CUDA_CHECK(cudaDeviceSynchronize()); }
+
+}  // namespace sgi::cuda

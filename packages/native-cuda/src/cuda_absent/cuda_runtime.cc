@@ -1,0 +1,20 @@
+// The CUDA interface in a build without the CUDA backend: reports why, allocates nothing.
+#include "common/device.h"
+
+namespace sgi::cuda {
+CudaStatus status() {
+  CudaStatus s;
+  s.compiled = false;
+  s.available = false;
+  s.reason = "built without CUDA (nvcc not found or SGI_CUDA=OFF)";
+  s.cudnn_reason = s.reason;
+  return s;
+}
+static void no_cuda() { throw_no_cuda("cuda"); }
+float* alloc(size_t) { no_cuda(); }
+void release(float*) {}
+void copy_to_device(float*, const float*, size_t) { no_cuda(); }
+void copy_to_host(float*, const float*, size_t) { no_cuda(); }
+void copy_device(float*, const float*, size_t) { no_cuda(); }
+void synchronize() {}
+}  // namespace sgi::cuda

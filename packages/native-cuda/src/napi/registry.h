@@ -1,0 +1,47 @@
+// Every native function registers itself here with SGI_NAPI(name) { ... }; addon.cc exports them all.
+// Argument helpers give errors that name the function and the argument.
+#pragma once
+#include <napi.h>
+#include <cstdint>
+#include <string>
+#include <vector>
+#include "napi/storage.h"
+
+namespace sgi {
+
+using NapiFn = Napi::Value (*)(const Napi::CallbackInfo&);
+struct NapiRegistration {
+  NapiRegistration(const char* name, NapiFn fn);
+};
+std::vector<std::pair<std::string, NapiFn>>& napi_functions();
+
+#define SGI_NAPI(name)                                                \
+  static Napi::Value name##_napi(const Napi::CallbackInfo& info);     \
+  static ::sgi::NapiRegistration name##_registration(#name, name##_napi); \
+  static Napi::Value name##_napi(const Napi::CallbackInfo& info)
+
+// Reads the arguments of one call: args.tensor(0, "x"), args.i64(3, "stride") ...
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* fn) : info_(info), fn_(fn) {}
+  Storage* tensor(size_t i, const char* name) const;
+  Storage* optional_tensor(size_t i, const char* name) const;  // null/undefined -> nullptr
+  int64_t i64(size_t i, const char* name) const;
+  double f64(size_t i, const char* name) const;
+  bool flag(size_t i, const char* name) const;
+  std::vector<int64_t> ints(size_t i, const char* name) const;
+  std::vector<float> floats(size_t i, const char* name) const;
+  // Data pointer of a storage that must hold exactly `numel` elements.
+  float* data(Storage* s, size_t numel, const char* name) const;
+  // The common device of the given storages (nullptrs ignored); mismatches throw.
+  Device device(std::initializer_list<Storage*> storages) const;
+  [[noreturn]] void fail(const std::string& msg) const;
+  Napi::Env env() const { return info_.Env(); }
+  const char* fn() const { return fn_; }
+
+ private:
+  const Napi::CallbackInfo& info_;
+  const char* fn_;
+};
+
+}  // namespace sgi
