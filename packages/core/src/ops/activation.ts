@@ -1,0 +1,2 @@
+// placeholder: filled by the activation kernel family
+export {};

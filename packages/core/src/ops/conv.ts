@@ -1,0 +1,2 @@
+// placeholder: filled by the conv kernel family
+export {};

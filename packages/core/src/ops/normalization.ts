@@ -1,0 +1,2 @@
+// placeholder: filled by the normalization kernel family
+export {};

@@ -1,0 +1,2 @@
+// placeholder: filled by the resample kernel family
+export {};

@@ -1,0 +1,126 @@
+// Shared test helpers: fixture loading (FIXTURES_DIR, default ../shared/fixtures), closeness
+// checks with the fixtures README's relative metric, and finite-difference gradient checks.
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { Tensor, noGrad } from '../src/index.js';
+import { readSafetensors, type HostTensor, type SafetensorsFile } from '../src/io/safetensors.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export function fixturesDir(): string {
+  return path.resolve(repoRoot, process.env.FIXTURES_DIR ?? '../shared/fixtures');
+}
+export function sharedDir(): string {
+  return path.resolve(fixturesDir(), '..');
+}
+
+const cache = new Map<string, SafetensorsFile>();
+export function loadFixture(name: string): SafetensorsFile {
+  const file = path.join(fixturesDir(), name);
+  if (!fs.existsSync(file)) throw new Error(`fixture ${file} not found (set FIXTURES_DIR)`);
+  let f = cache.get(file);
+  if (!f) { f = readSafetensors(file); cache.set(file, f); }
+  return f;
+}
+
+/** The parsed `cases` metadata entry of a fixture file. */
+export function fixtureCases<T = Record<string, any>>(f: SafetensorsFile): T {
+  return JSON.parse(f.metadata.cases ?? '{}') as T;
+}
+
+export function get(f: SafetensorsFile, key: string): HostTensor {
+  const t = f.tensors.get(key);
+  if (!t) throw new Error(`fixture key '${key}' missing`);
+  return t;
+}
+
+export function toTensor(h: HostTensor, requiresGrad = false): Tensor {
+  const t = Tensor.fromArray(h.data, h.shape);
+  t.requiresGrad = requiresGrad;
+  return t;
+}
+
+/** max |a-b| / max(1, max |b|), the fixtures' relative error. */
+export function relError(actual: Float32Array, expected: Float32Array): number {
+  let maxDiff = 0, maxRef = 1;
+  for (let i = 0; i < expected.length; i++) {
+    const d = Math.abs(actual[i]! - expected[i]!);
+    if (!(d <= maxDiff)) maxDiff = Number.isNaN(d) ? Infinity : d;
+    const r = Math.abs(expected[i]!);
+    if (r > maxRef) maxRef = r;
+  }
+  return maxDiff / maxRef;
+}
+
+export function expectClose(actual: Tensor | Float32Array, expected: HostTensor | Float32Array, tol: number, label: string): void {
+  const a = actual instanceof Tensor ? actual.toArray() : actual;
+  const e = expected instanceof Float32Array ? expected : expected.data;
+  if (actual instanceof Tensor && !(expected instanceof Float32Array)) {
+    expect(actual.shape, `${label}: shape`).toEqual(expected.shape);
+  }
+  expect(a.length, `${label}: element count`).toBe(e.length);
+  const err = relError(a, e);
+  expect(err, `${label}: relative error ${err.toExponential(2)} > ${tol}`).toBeLessThanOrEqual(tol);
+}
+
+/** Deterministic pseudo-random numbers for tests (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randTensor(shape: number[], seed: number, lo = -1, hi = 1): Tensor {
+  const r = rng(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = lo + (hi - lo) * r();
+  return Tensor.fromArray(data, shape).requireGrad();
+}
+
+/**
+ * Finite-difference gradient check of f (a function of the inputs returning any tensor) using a
+ * random projection: loss = sum(f(x) * w). Central differences in float32 with step eps on up to
+ * `samples` coordinates of each input.
+ */
+export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts: { eps?: number; tol?: number; samples?: number; seed?: number } = {}): void {
+  const eps = opts.eps ?? 1e-2, tol = opts.tol ?? 2e-2, samples = opts.samples ?? 12;
+  const r = rng(opts.seed ?? 7);
+  const out0 = f(...inputs);
+  const w = Tensor.fromArray(Float32Array.from({ length: out0.numel }, () => r() * 2 - 1), out0.shape);
+  const lossOf = (o: Tensor) => {
+    const a = o.toArray(), b = w.toArray();
+    let s = 0;
+    for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+    return s;
+  };
+  for (const x of inputs) x.grad = null;
+  // analytic: backward with gradOut = w
+  out0.backward(w);
+  for (const [k, x] of inputs.entries()) {
+    if (!x.requiresGrad) continue;
+    const analytic = x.grad ? x.grad.toArray() : new Float32Array(x.numel);
+    const base = x.toArray();
+    for (let s = 0; s < Math.min(samples, x.numel); s++) {
+      const i = Math.floor(r() * x.numel);
+      const probe = (delta: number) => {
+        const d = base.slice();
+        d[i]! += delta;
+        const xi = Tensor.fromArray(d, x.shape);
+        const args = inputs.map((t, j) => (j === k ? xi : t));
+        return noGrad(() => lossOf(f(...args)));
+      };
+      const numeric = (probe(eps) - probe(-eps)) / (2 * eps);
+      const diff = Math.abs(numeric - analytic[i]!);
+      const scale = Math.max(1, Math.abs(numeric), Math.abs(analytic[i]!));
+      expect(diff / scale, `gradient of input ${k} at ${i}: numeric ${numeric}, analytic ${analytic[i]}`).toBeLessThanOrEqual(tol);
+    }
+  }
+}

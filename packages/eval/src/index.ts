@@ -1,0 +1,2 @@
+// @sgi/eval
+export {};
