@@ -6,3 +6,7 @@ export { Scope, tidy, currentScope } from './scope.js';
 export { noGrad, isGradEnabled, needsGrad, attachGrad, backward, addInto, type GradNode } from './autograd.js';
 export * from './shape.js';
 export * as ops from './ops/index.js';
+export * as nn from './nn/index.js';
+export { Module, Sequential, ModuleList, StateDictError } from './nn/module.js';
+export { Rng } from './random.js';
+export * from './io/safetensors.js';

@@ -1,0 +1,113 @@
+// IR-SE backbone ("bottleneck_IR_SE" units, TreB1eN / pSp layout and parameter names).
+// Shared by the inversion encoder (cut after 3 stages) and the ArcFace recognition network.
+//   input_layer: conv3x3 in->w0 (no bias), BN, PReLU
+//   body.<i>: units numbered across stages; the first unit of each stage has stride 2
+//   unit: shortcut = MaxPool(1, stride) if channels unchanged, else conv1x1(stride) + BN
+//         res_layer = BN, conv3x3 s1, PReLU, conv3x3 (stride), BN, SE(reduction)
+import { Module, Sequential } from '../nn/module.js';
+import { BatchNorm, Conv2d, Lambda, PReLU } from '../nn/layers.js';
+import { Tensor } from '../tensor.js';
+import type { Rng } from '../random.js';
+import * as ops from '../ops/index.js';
+
+/** Squeeze-and-excitation gate: x * sigmoid(fc2(relu(fc1(avgpool(x))))), fc = 1x1 convs without bias. */
+export class SEModule extends Module {
+  readonly fc1: Conv2d;
+  readonly fc2: Conv2d;
+  constructor(channels: number, reduction: number, rng?: Rng) {
+    super();
+    const hidden = Math.max(1, Math.floor(channels / reduction));
+    this.fc1 = this.child('fc1', new Conv2d(channels, hidden, 1, { bias: false, rng }));
+    this.fc2 = this.child('fc2', new Conv2d(hidden, channels, 1, { bias: false, rng }));
+  }
+  forward(x: Tensor): Tensor {
+    const s = ops.adaptiveAvgPool2d(x, [1, 1]);
+    const gate = ops.sigmoid(this.fc2.forward(ops.relu(this.fc1.forward(s))));
+    return ops.mul(x, gate);
+  }
+}
+
+export class BottleneckIRSE extends Module {
+  readonly shortcut: Sequential | null;
+  readonly res: Sequential;
+  constructor(readonly inChannels: number, readonly depth: number, readonly stride: number, seReduction: number, rng?: Rng) {
+    super();
+    this.shortcut =
+      inChannels === depth
+        ? null
+        : this.child('shortcut_layer', new Sequential([
+            new Conv2d(inChannels, depth, 1, { stride, bias: false, rng }),
+            new BatchNorm(depth),
+          ]));
+    this.res = this.child('res_layer', new Sequential([
+      new BatchNorm(inChannels),
+      new Conv2d(inChannels, depth, 3, { padding: 1, bias: false, rng }),
+      new PReLU(depth),
+      new Conv2d(depth, depth, 3, { stride, padding: 1, bias: false, rng }),
+      new BatchNorm(depth),
+      new SEModule(depth, seReduction, rng),
+    ]));
+  }
+  forward(x: Tensor): Tensor {
+    const shortcut = this.shortcut
+      ? this.shortcut.forward(x)
+      : this.stride === 1 ? x : ops.maxPool2d(x, { kernel: 1, stride: this.stride });
+    return ops.add(this.res.forward(x), shortcut);
+  }
+}
+
+export interface IRSEConfig {
+  inChannels: number;
+  /** Channels of each stage, e.g. [64, 128, 256, 512] for IR-SE-50. */
+  widths: readonly number[];
+  /** Units per stage, e.g. [3, 4, 14, 3] for IR-SE-50. */
+  units: readonly number[];
+  seReduction?: number;
+}
+
+export const IRSE50: Omit<IRSEConfig, 'inChannels'> = { widths: [64, 128, 256, 512], units: [3, 4, 14, 3], seReduction: 16 };
+
+/** input_layer + body; forwardStages returns the feature map after every stage. */
+export class IRSEBackbone extends Module {
+  readonly inputLayer: Sequential;
+  readonly body: Sequential;
+  /** Index (in body) of the last unit of each stage. */
+  readonly stageEnds: number[] = [];
+  constructor(readonly config: IRSEConfig, rng?: Rng) {
+    super();
+    const { widths, units } = config;
+    if (widths.length !== units.length || widths.length === 0) {
+      throw new Error(`IRSEBackbone: widths ${JSON.stringify(widths)} and units ${JSON.stringify(units)} must be non-empty and of equal length`);
+    }
+    this.inputLayer = this.child('input_layer', new Sequential([
+      new Conv2d(config.inChannels, widths[0]!, 3, { padding: 1, bias: false, rng }),
+      new BatchNorm(widths[0]!),
+      new PReLU(widths[0]!),
+    ]));
+    const list: BottleneckIRSE[] = [];
+    let inC = widths[0]!;
+    widths.forEach((w, s) => {
+      for (let u = 0; u < units[s]!; u++) {
+        list.push(new BottleneckIRSE(u === 0 ? inC : w, w, u === 0 ? 2 : 1, config.seReduction ?? 16, rng));
+      }
+      inC = w;
+      this.stageEnds.push(list.length - 1);
+    });
+    this.body = this.child('body', new Sequential(list));
+  }
+
+  /** Features after each stage (1/2, 1/4, 1/8, 1/16 of the input resolution). */
+  forwardStages(x: Tensor): Tensor[] {
+    const feats: Tensor[] = [];
+    let h = this.inputLayer.forward(x);
+    this.body.layers.forEach((unit, i) => {
+      h = (unit as BottleneckIRSE).forward(h);
+      if (this.stageEnds.includes(i)) feats.push(h);
+    });
+    return feats;
+  }
+}
+
+/** Identity in eval mode; kept as a layer so indices match PyTorch's Sequential. */
+export const Dropout = () => new Lambda((x) => x, 'dropout');
+export const Flatten = () => new Lambda((x) => ops.flatten(x, 1), 'flatten');

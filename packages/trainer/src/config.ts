@@ -1,0 +1,198 @@
+// Experiment configs (YAML or JSON) validated by a zod schema. An unknown key, a wrong type or a
+// missing file is an error naming the key, the file and what was expected. `extends` merges a
+// base config (paths in a config are relative to the file that names them).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const weightOrTerm = (extra: z.ZodRawShape = {}) =>
+  z.union([
+    z.number().min(0),
+    z.strictObject({ weight: z.number().min(0), ...extra }),
+  ]);
+
+export const GeneratorSchema = z.strictObject({
+  size: z.number().int().min(8).max(1024),
+  styleDim: z.number().int().positive().default(512),
+  nMlp: z.number().int().positive().default(8),
+  channelMultiplier: z.number().int().positive().default(2),
+  /** Explicit channel widths per resolution, e.g. {4: 64, 8: 64, 16: 32, 32: 16}. */
+  channels: z.record(z.string(), z.number().int().positive()).optional(),
+  lrMlp: z.number().positive().default(0.01),
+  /** rosinality checkpoint ({g_ema, latent_avg}) or a converted safetensors file. */
+  checkpoint: z.string().nullable().default(null),
+  /** Seeded random weights instead of a checkpoint (tests and the tiny built-in default). */
+  randomInit: z.boolean().default(false),
+  /** Samples used to estimate the mean latent when the checkpoint has none. */
+  meanLatentSamples: z.number().int().positive().default(4096),
+});
+
+export const EncoderSchema = z.strictObject({
+  widths: z.array(z.number().int().positive()).min(2).max(4).default([64, 128, 256]),
+  units: z.array(z.number().int().positive()).min(2).max(4).default([3, 4, 14]),
+  head: z.enum(['3E', '1E', '18C']).default('3E'),
+  split: z.array(z.number().int().positive()).length(3).optional(),
+  pools: z.array(z.number().int().positive()).length(3).default([7, 5, 3]),
+  headBn: z.boolean().default(false),
+  fpn: z.boolean().default(false),
+  inputSize: z.number().int().positive().default(256),
+});
+
+export const LossSchema = z.strictObject({
+  l2: z.number().min(0).default(1),
+  lpips: weightOrTerm({ alexnet: z.string().optional(), linear: z.string().optional() }).default(0.8),
+  id: weightOrTerm({
+    variant: z.enum(['multi', 'single']).default('multi'),
+    network: z.enum(['arcface', 'faceapi']).default('arcface'),
+    checkpoint: z.string().optional(),
+  }).default(0.5),
+  parsing: weightOrTerm({ checkpoint: z.string().optional() }).default(1),
+  /** Allow random weights for loss networks whose weights are not available (never silent). */
+  randomInit: z.boolean().default(false),
+});
+
+export const DataSchema = z.strictObject({
+  kind: z.enum(['folder', 'synthetic']).default('folder'),
+  /** Image folder (JPEG/PNG) for kind 'folder'. */
+  path: z.string().optional(),
+  /** Held-out validation images (a count, or a fraction below 1). */
+  val: z.number().positive().default(0.05),
+  flip: z.boolean().default(true),
+  /** Synthetic datasets: images per epoch and the truncation used when sampling. */
+  syntheticSize: z.number().int().positive().default(2048),
+  truncation: z.number().min(0).max(1).default(0.7),
+});
+
+export const TrainSchema = z.strictObject({
+  optimizer: z.enum(['ranger', 'adam']).default('ranger'),
+  lr: z.number().positive().default(1e-4),
+  batchSize: z.number().int().positive().default(4),
+  steps: z.number().int().positive().default(1000),
+  logEvery: z.number().int().positive().default(10),
+  valEvery: z.number().int().positive().default(200),
+  valImages: z.number().int().positive().default(16),
+  checkpointEvery: z.number().int().positive().default(500),
+  keepLast: z.number().int().positive().default(2),
+  sampleEvery: z.number().int().positive().default(500),
+  threads: z.number().int().positive().optional(),
+});
+
+export const ConfigSchema = z.strictObject({
+  name: z.string().min(1),
+  description: z.string().optional(),
+  extends: z.string().optional(),
+  seed: z.number().int().default(0),
+  generator: GeneratorSchema,
+  encoder: EncoderSchema.default(EncoderSchema.parse({})),
+  /** Total stages of the model; this run trains the last one. */
+  stages: z.number().int().min(1).default(1),
+  /** Refinement adds the previous W+ (true) or the mean latent (false, "2Stage*"). */
+  residual: z.boolean().default(true),
+  /** Checkpoints (or config files, whose best checkpoint is used) of stages 1..stages-1. */
+  previousStages: z.array(z.string()).default([]),
+  loss: LossSchema.default(LossSchema.parse({})),
+  data: DataSchema.default(DataSchema.parse({})),
+  train: TrainSchema.default(TrainSchema.parse({})),
+  /** Where runs go (default: runs/<name>). */
+  runDir: z.string().optional(),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {}
+
+function readRaw(file: string): Record<string, unknown> {
+  if (!fs.existsSync(file)) throw new ConfigError(`config file not found: ${file}`);
+  const text = fs.readFileSync(file, 'utf8');
+  let raw: unknown;
+  try {
+    raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`${file}: cannot parse (${(e as Error).message})`);
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${file}: a config must be a mapping of keys`);
+  return raw as Record<string, unknown>;
+}
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
+      ? deepMerge(b as Record<string, unknown>, v as Record<string, unknown>)
+      : v;
+  }
+  return out;
+}
+
+/** Keys whose values are file paths, resolved relative to the config file that sets them. */
+const PATH_KEYS = [['generator', 'checkpoint'], ['data', 'path'], ['loss', 'lpips', 'alexnet'], ['loss', 'lpips', 'linear'], ['loss', 'id', 'checkpoint'], ['loss', 'parsing', 'checkpoint']];
+
+function resolvePaths(raw: Record<string, unknown>, dir: string): Record<string, unknown> {
+  const out = structuredClone(raw);
+  for (const keyPath of PATH_KEYS) {
+    let node: any = out;
+    for (const k of keyPath.slice(0, -1)) node = node && typeof node === 'object' ? node[k] : undefined;
+    const last = keyPath[keyPath.length - 1]!;
+    if (node && typeof node === 'object' && typeof node[last] === 'string') node[last] = path.resolve(dir, node[last]);
+  }
+  if (Array.isArray(out.previousStages)) out.previousStages = out.previousStages.map((p) => (typeof p === 'string' ? path.resolve(dir, p) : p));
+  if (typeof out.runDir === 'string') out.runDir = path.resolve(dir, out.runDir);
+  return out;
+}
+
+function loadMerged(file: string, seen: Set<string>): Record<string, unknown> {
+  const abs = path.resolve(file);
+  if (seen.has(abs)) throw new ConfigError(`${file}: 'extends' forms a cycle`);
+  seen.add(abs);
+  const raw = resolvePaths(readRaw(abs), path.dirname(abs));
+  if (typeof raw.extends !== 'string') return raw;
+  const base = loadMerged(path.resolve(path.dirname(abs), raw.extends), seen);
+  delete base.name;
+  return deepMerge(base, raw);
+}
+
+/** Loads, merges and validates a config; paths come back absolute. */
+export function loadConfig(file: string): Config {
+  const merged = loadMerged(file, new Set());
+  const parsed = ConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  - ${i.path.length ? i.path.join('.') : '(top level)'}: ${describeIssue(i)}`);
+    throw new ConfigError(`${file}: invalid config\n${lines.join('\n')}`);
+  }
+  const config = parsed.data;
+  checkFiles(config, file);
+  return config;
+}
+
+function describeIssue(i: z.core.$ZodIssue): string {
+  if (i.code === 'unrecognized_keys') return `unknown key(s) ${i.keys.map((k) => `'${k}'`).join(', ')}`;
+  return i.message;
+}
+
+function checkFiles(c: Config, file: string): void {
+  const missing: string[] = [];
+  if (c.generator.checkpoint && !fs.existsSync(c.generator.checkpoint)) missing.push(`generator.checkpoint: ${c.generator.checkpoint}`);
+  if (!c.generator.checkpoint && !c.generator.randomInit) {
+    throw new ConfigError(`${file}: generator.checkpoint is required (a rosinality StyleGAN2 .pt such as stylegan2-ffhq-config-f.pt), or set generator.randomInit: true`);
+  }
+  if (c.data.kind === 'folder') {
+    if (!c.data.path) throw new ConfigError(`${file}: data.path is required when data.kind is 'folder' (or use data.kind: synthetic)`);
+    if (!fs.existsSync(c.data.path)) missing.push(`data.path: ${c.data.path}`);
+  }
+  if (c.stages > 1 && c.previousStages.length !== c.stages - 1) {
+    throw new ConfigError(`${file}: stages is ${c.stages}, so previousStages must list ${c.stages - 1} checkpoint(s), got ${c.previousStages.length}`);
+  }
+  if (missing.length) throw new ConfigError(`${file}: file(s) not found:\n${missing.map((m) => `  - ${m}`).join('\n')}`);
+}
+
+/** Hash of the resolved config (stored in checkpoints; a resumed run must match it). */
+export function configHash(c: Config): string {
+  return createHash('sha256').update(JSON.stringify(c)).digest('hex').slice(0, 16);
+}
+
+export function termWeight(t: number | { weight: number }): number {
+  return typeof t === 'number' ? t : t.weight;
+}
