@@ -196,3 +196,8 @@ export function configHash(c: Config): string {
 export function termWeight(t: number | { weight: number }): number {
   return typeof t === 'number' ? t : t.weight;
 }
+
+/** A run's directory: config.runDir, else <runsRoot>/<name>. */
+export function runDirFor(c: Config, runsRoot: string): string {
+  return c.runDir ?? path.join(runsRoot, c.name);
+}

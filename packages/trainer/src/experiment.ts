@@ -1,0 +1,118 @@
+// Builds an experiment's networks from its config: the frozen generator (from a checkpoint or
+// seeded random weights), its mean latent, the encoder stages (earlier stages loaded from their
+// checkpoints and frozen) and the multi-stage inversion model.
+import * as fs from 'node:fs';
+import {
+  Encoder, MultiStageInversion, Rng, StyleGAN2Generator, Tensor, loadTensors, noGrad, ops, type EncoderConfig, type HostTensor,
+} from '@sgi/core';
+import { loadConfig, runDirFor, type Config } from './config.js';
+import { bestCheckpointPath, latestCheckpoint, readCheckpoint } from './checkpoint.js';
+
+export interface Experiment {
+  config: Config;
+  generator: StyleGAN2Generator;
+  latentAvg: Tensor;
+  stages: Encoder[];
+  model: MultiStageInversion;
+  /** Human-readable notes on what is random-initialised (printed in every log). */
+  randomInit: string[];
+}
+
+export function nLatentFor(size: number): number {
+  return 2 * Math.log2(size) - 2;
+}
+
+export function encoderConfig(c: Config, stage: number): EncoderConfig {
+  return {
+    inChannels: stage === 1 ? 3 : 6,
+    widths: c.encoder.widths,
+    units: c.encoder.units,
+    latentDim: c.generator.styleDim,
+    nLatent: nLatentFor(c.generator.size),
+    head: c.encoder.head,
+    split: c.encoder.split,
+    pools: c.encoder.pools,
+    headBn: c.encoder.headBn,
+    fpn: c.encoder.fpn,
+  };
+}
+
+/** Generator weights by rosinality names, from a checkpoint ({g_ema, latent_avg}) or bare state dict. */
+export function readGeneratorWeights(file: string): { state: Map<string, HostTensor>; latentAvg: HostTensor | null } {
+  const { tensors } = loadTensors(file);
+  const state = new Map<string, HostTensor>();
+  const hasPrefix = [...tensors.keys()].some((k) => k.startsWith('g_ema.'));
+  for (const [k, t] of tensors) {
+    if (hasPrefix && k.startsWith('g_ema.')) state.set(k.slice(6), t);
+    else if (!hasPrefix && k !== 'latent_avg') state.set(k, t);
+  }
+  if (state.size === 0) throw new Error(`${file}: no generator weights found (expected a rosinality checkpoint with 'g_ema')`);
+  return { state, latentAvg: tensors.get('latent_avg') ?? null };
+}
+
+export function buildGenerator(c: Config, randomInit: string[]): { generator: StyleGAN2Generator; latentAvg: Tensor } {
+  const g = c.generator;
+  const channels = g.channels ? Object.fromEntries(Object.entries(g.channels).map(([k, v]) => [Number(k), v])) : undefined;
+  const generator = new StyleGAN2Generator(
+    { size: g.size, styleDim: g.styleDim, nMlp: g.nMlp, channelMultiplier: g.channelMultiplier, channels, lrMlp: g.lrMlp },
+    { rng: new Rng(c.seed * 31 + 1) },
+  );
+  let latentAvg: Tensor | null = null;
+  if (g.checkpoint) {
+    const w = readGeneratorWeights(g.checkpoint);
+    generator.loadStateDict(w.state, { context: g.checkpoint });
+    if (w.latentAvg) latentAvg = Tensor.fromArray(w.latentAvg.data, [g.styleDim]);
+  } else {
+    randomInit.push(`generator (seeded random StyleGAN2 ${g.size}x${g.size}, seed ${c.seed})`);
+  }
+  generator.eval().freeze();
+  if (!latentAvg) latentAvg = noGrad(() => generator.meanLatent(g.meanLatentSamples, new Rng(c.seed * 31 + 2)));
+  latentAvg.persistent = true;
+  return { generator, latentAvg: ops.reshape(latentAvg, [g.styleDim]) };
+}
+
+/** Resolves a previous-stage reference: a checkpoint file, a run directory or a config file. */
+export function resolveStageCheckpoint(ref: string, runsRoot: string): string {
+  if (!fs.existsSync(ref)) throw new Error(`previous stage not found: ${ref}`);
+  if (fs.statSync(ref).isDirectory()) {
+    const best = bestCheckpointPath(ref);
+    const file = fs.existsSync(best) ? best : latestCheckpoint(ref);
+    if (!file) throw new Error(`run ${ref} has no checkpoint yet: train it first`);
+    return file;
+  }
+  if (/\.(ya?ml|json)$/.test(ref)) {
+    const dir = runDirFor(loadConfig(ref), runsRoot);
+    if (!fs.existsSync(dir)) throw new Error(`previous stage ${ref} has not been trained yet (no run in ${dir}): train it first`);
+    return resolveStageCheckpoint(dir, runsRoot);
+  }
+  return ref;
+}
+
+export function buildExperiment(c: Config, opts: { runsRoot: string; stageCheckpoints?: (string | null)[] } = { runsRoot: 'runs' }): Experiment {
+  const randomInit: string[] = [];
+  const { generator, latentAvg } = buildGenerator(c, randomInit);
+  const stages: Encoder[] = [];
+  for (let s = 1; s <= c.stages; s++) {
+    const enc = new Encoder(encoderConfig(c, s), { rng: new Rng(c.seed * 101 + s), inputSize: c.encoder.inputSize });
+    const ref = s < c.stages ? c.previousStages[s - 1]! : opts.stageCheckpoints?.[s - 1] ?? null;
+    if (ref) {
+      const file = resolveStageCheckpoint(ref, opts.runsRoot);
+      const ck = readCheckpoint(file);
+      const own = stageWeights(ck.model, s);
+      enc.loadStateDict(own, { context: `${file} (stage ${s})` });
+    }
+    if (s < c.stages) enc.eval().freeze();
+    stages.push(enc);
+  }
+  const model = new MultiStageInversion(stages, generator, latentAvg, { residual: c.residual, inputSize: c.encoder.inputSize });
+  return { config: c, generator, latentAvg, stages, model, randomInit };
+}
+
+/** The weights of stage s from a checkpoint's model.* map (keys `stage<s>.<name>`). */
+export function stageWeights(model: Map<string, HostTensor>, s: number): Map<string, HostTensor> {
+  const prefix = `stage${s}.`;
+  const out = new Map<string, HostTensor>();
+  for (const [k, t] of model) if (k.startsWith(prefix)) out.set(k.slice(prefix.length), t);
+  if (out.size === 0) throw new Error(`checkpoint has no weights for stage ${s} (keys start with ${[...model.keys()].slice(0, 3).join(', ')})`);
+  return out;
+}

@@ -1,0 +1,252 @@
+// The training loop of one stage: data -> multi-stage inversion (earlier stages frozen) ->
+// weighted losses -> Ranger/Adam step; logging to metrics.jsonl, validation PSNR/SSIM/LPIPS,
+// sample grids, atomic checkpoints, exact resume, and a hard stop on a non-finite loss.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Rng, Scope, Tensor, native, noGrad, ops, psnr, ssim, tensorToImages } from '@sgi/core';
+import { createLoss, type InversionLoss } from '@sgi/losses';
+import { configHash, runDirFor, type Config } from './config.js';
+import { buildExperiment, nLatentFor, type Experiment } from './experiment.js';
+import { FolderLoader, listImages, loadBatch, splitFiles, writeImageGrid } from './data.js';
+import {
+  bestCheckpointPath, latestCheckpoint, pruneCheckpoints, readCheckpoint, stepCheckpointPath, writeCheckpoint,
+} from './checkpoint.js';
+import { createProgress } from './progress.js';
+import { Adam, Ranger, type Optimizer } from './optim/index.js';
+
+export interface TrainOptions {
+  /** Continue the run in this directory from its newest checkpoint. */
+  resume?: boolean;
+  /** Stop after this step (for tests and kill/resume checks); the run's schedule is unchanged. */
+  stopAfter?: number;
+  runsRoot: string;
+  quiet?: boolean;
+  tty?: boolean;
+}
+
+export interface TrainResult {
+  runDir: string;
+  step: number;
+  bestCheckpoint: string | null;
+  lastCheckpoint: string | null;
+  history: { step: number; psnr: number; ssim: number; lpips?: number }[];
+}
+
+
+/** Training data: image folder batches or images the generator makes from random latents. */
+interface DataSource {
+  batch(step: number): Promise<Float32Array>;
+  validation(): Promise<Tensor>;
+  describe: string;
+}
+
+function folderSource(c: Config): DataSource {
+  const files = listImages(c.data.path!);
+  const split = splitFiles(files, c.data.val, c.seed);
+  if (split.train.length === 0) throw new Error(`${c.data.path}: all ${files.length} images went to validation; lower data.val`);
+  const loader = new FolderLoader(split.train, c.encoder.inputSize, c.train.batchSize, c.seed, c.data.flip);
+  const valFiles = split.val.slice(0, c.train.valImages);
+  return {
+    batch: async (step) => (await loader.load(step)).data,
+    validation: () => loadBatch(valFiles, c.encoder.inputSize),
+    describe: `${split.train.length} training / ${split.val.length} validation images from ${c.data.path}`,
+  };
+}
+
+function syntheticSource(c: Config, exp: Experiment): DataSource {
+  const { generator, latentAvg } = exp;
+  const n = nLatentFor(c.generator.size);
+  const sample = (seed: number, count: number): Tensor => noGrad(() => {
+    const z = new Rng(seed).randn([count, c.generator.styleDim]);
+    const w = generator.mapping(z);
+    const wt = ops.add(ops.scale(ops.sub(w, latentAvg), c.data.truncation), latentAvg);
+    const wPlus = ops.expand(ops.reshape(wt, [count, 1, c.generator.styleDim]), [count, n, c.generator.styleDim]);
+    return exp.model.facePool(generator.synthesis(wPlus));
+  });
+  return {
+    batch: async (step) => {
+      const scope = new Scope();
+      try {
+        return scope.run(() => sample(c.seed * 1000003 + step + 1, c.train.batchSize).toArray());
+      } finally {
+        scope.dispose();
+      }
+    },
+    validation: async () => {
+      const scope = new Scope();
+      const t = scope.run(() => scope.keep(sample(0x7a11d + c.seed, c.train.valImages)));
+      scope.dispose();
+      return t;
+    },
+    describe: `synthetic images from the generator (truncation ${c.data.truncation})`,
+  };
+}
+
+function makeOptimizer(c: Config, params: Tensor[]): Optimizer {
+  return c.train.optimizer === 'adam' ? new Adam(params, { lr: c.train.lr }) : new Ranger(params, { lr: c.train.lr });
+}
+
+/** Validation: reconstructions of the held-out images, PSNR/SSIM on 8-bit values, LPIPS. */
+export function validate(exp: Experiment, loss: InversionLoss, val: Tensor): { psnr: number; ssim: number; lpips?: number; recon: Tensor[] } {
+  return noGrad(() => {
+    const wasTraining = exp.model.training;
+    exp.model.eval();
+    const { images } = exp.model.forward(val, { withImages: true });
+    if (wasTraining) exp.stages[exp.stages.length - 1]!.train();
+    const y = images[images.length - 1]!;
+    const a = tensorToImages(val), b = tensorToImages(y);
+    let p = 0, s = 0;
+    for (let i = 0; i < a.length; i++) {
+      p += Math.min(psnr(a[i]!, b[i]!), 100);
+      s += ssim(a[i]!, b[i]!);
+    }
+    const lp = loss.lpipsDistance ? loss.lpipsDistance(val, y) : undefined;
+    return { psnr: p / a.length, ssim: s / a.length, lpips: lp, recon: images };
+  });
+}
+
+export async function train(c: Config, opts: TrainOptions): Promise<TrainResult> {
+  const runDir = runDirFor(c, opts.runsRoot);
+  const say = (line: string) => { if (!opts.quiet) console.log(line); };
+  if (c.train.threads) native.setNumThreads(c.train.threads);
+  fs.mkdirSync(runDir, { recursive: true });
+
+  // Resume before building anything that consumes randomness.
+  let resumeFrom: string | null = null;
+  if (opts.resume) {
+    resumeFrom = latestCheckpoint(runDir, say);
+    if (!resumeFrom) say(`no checkpoint in ${runDir}: starting from step 0`);
+  } else if (fs.existsSync(path.join(runDir, 'metrics.jsonl'))) {
+    // a fresh run replaces the old one's logs
+    fs.rmSync(path.join(runDir, 'metrics.jsonl'));
+  }
+
+  const exp = buildExperiment(c, { runsRoot: opts.runsRoot });
+  const loss = createLoss(c.loss, { inputSize: c.encoder.inputSize });
+  const randomNotes = [...exp.randomInit, ...loss.randomInitialised];
+  const stage = c.stages;
+  const trained = exp.stages[stage - 1]!;
+  trained.train();
+  const params = trained.parameters();
+  const opt = makeOptimizer(c, params);
+  const hash = configHash(c);
+
+  let startStep = 0;
+  let best = -Infinity;
+  if (resumeFrom) {
+    const ck = readCheckpoint(resumeFrom);
+    if (ck.meta.configHash !== hash) {
+      throw new Error(`${resumeFrom} was written with a different config (hash ${ck.meta.configHash}, now ${hash}); resume with the same config or start a new run`);
+    }
+    exp.model.loadStateDict(ck.model, { context: resumeFrom });
+    opt.loadStateDict(ck.optim);
+    startStep = ck.meta.step;
+    best = Number(ck.meta.extra?.best ?? -Infinity);
+    say(`resumed ${runDir} from step ${startStep} (${resumeFrom})`);
+  }
+
+  fs.writeFileSync(path.join(runDir, 'config.resolved.json'), JSON.stringify({ ...c, configHash: hash }, null, 2));
+  const data = c.data.kind === 'folder' ? folderSource(c) : syntheticSource(c, exp);
+  const val = await data.validation();
+  val.persistent = true;
+  say(`run ${c.name}: stage ${stage} of ${c.stages}, ${trained.numParameters().toLocaleString('en-US')} trainable parameters, ${data.describe}`);
+  for (const note of randomNotes) say(`  random-initialised: ${note}`);
+
+  const metricsFile = path.join(runDir, 'metrics.jsonl');
+  const writeMetrics = (rec: Record<string, unknown>) => fs.appendFileSync(metricsFile, `${JSON.stringify(rec)}\n`);
+  const history: TrainResult['history'] = [];
+  let lastCheckpoint: string | null = resumeFrom;
+
+  const saveCheckpoint = (step: number, metric?: number) => {
+    const file = stepCheckpointPath(runDir, step);
+    writeCheckpoint(file, exp.model.stateDict(), opt.stateDict(), {
+      step, stage, configHash: hash, config: JSON.stringify(c), rng: [], metric, extra: { best },
+    });
+    pruneCheckpoints(runDir, c.train.keepLast);
+    lastCheckpoint = file;
+    return file;
+  };
+
+  const runValidation = async (step: number) => {
+    const v = validate(exp, loss, val);
+    history.push({ step, psnr: v.psnr, ssim: v.ssim, lpips: v.lpips });
+    writeMetrics({ step, kind: 'val', psnr: v.psnr, ssim: v.ssim, lpips: v.lpips, randomInit: randomNotes.length ? randomNotes : undefined });
+    const isBest = v.psnr > best;
+    if (isBest) best = v.psnr;
+    const rows = Math.min(4, val.shape[0]!);
+    const plane = val.numel / val.shape[0]!;
+    const grid: { data: Float32Array; offset: number }[] = [];
+    const recon = v.recon.map((t) => t.toArray());
+    const input = val.toArray();
+    for (let i = 0; i < rows; i++) {
+      grid.push({ data: input, offset: i * plane });
+      for (const r of recon) grid.push({ data: r, offset: i * plane });
+    }
+    await writeImageGrid(path.join(runDir, 'samples', `step-${String(step).padStart(8, '0')}.png`), grid, c.encoder.inputSize, 1 + recon.length);
+    for (const t of v.recon) t.release();
+    return { ...v, isBest };
+  };
+
+  if (startStep === 0) {
+    const v0 = await runValidation(0);
+    say(`step 0 (untrained stage ${stage}): val PSNR ${v0.psnr.toFixed(2)} dB, SSIM ${v0.ssim.toFixed(3)}${v0.lpips !== undefined ? `, LPIPS ${v0.lpips.toFixed(3)}` : ''}`);
+  }
+
+  const total = c.train.steps;
+  const end = Math.min(total, opts.stopAfter ?? total);
+  const progress = createProgress(`train ${c.name}`, total, startStep, { tty: opts.tty, every: c.train.logEvery });
+  const B = c.train.batchSize, S = c.encoder.inputSize;
+  let next = startStep < end ? data.batch(startStep) : null;
+  let t0 = Date.now();
+  let imagesSince = 0;
+  try {
+    for (let step = startStep + 1; step <= end; step++) {
+      const batch = await next!;
+      next = step < end ? data.batch(step) : null; // decode the next batch while this one computes
+      const scope = new Scope();
+      let terms: Record<string, number> = {};
+      let totalLoss = 0;
+      scope.run(() => {
+        const x = Tensor.fromArray(batch, [B, 3, S, S]);
+        const { images } = exp.model.forward(x, { trainFrom: stage, withImages: true });
+        const out = loss.compute(x, images[images.length - 1]!);
+        terms = out.terms;
+        totalLoss = out.total.item();
+        if (!Number.isFinite(totalLoss)) return;
+        out.total.backward();
+        opt.step();
+        opt.zeroGrad();
+      });
+      scope.dispose();
+      if (!Number.isFinite(totalLoss)) {
+        const bad = Object.entries(terms).filter(([, v]) => !Number.isFinite(v)).map(([k]) => k);
+        throw new Error(`non-finite loss at step ${step} (term${bad.length > 1 ? 's' : ''} ${bad.join(', ') || 'total'}); last good checkpoint: ${lastCheckpoint ?? 'none'}`);
+      }
+      imagesSince += B;
+      if (step % c.train.logEvery === 0 || step === end) {
+        const secs = (Date.now() - t0) / 1000;
+        const ips = imagesSince / Math.max(secs, 1e-9);
+        writeMetrics({ step, kind: 'train', loss: totalLoss, ...terms, lr: c.train.lr, imagesPerSec: ips });
+        progress.update(step, { loss: totalLoss.toFixed(4), 'img/s': ips.toFixed(1) });
+        t0 = Date.now();
+        imagesSince = 0;
+      }
+      if (step % c.train.valEvery === 0 || step === total) {
+        const v = await runValidation(step);
+        progress.log(`step ${step}: val PSNR ${v.psnr.toFixed(2)} dB, SSIM ${v.ssim.toFixed(3)}${v.isBest ? ' (best)' : ''}`);
+        if (v.isBest) {
+          const file = saveCheckpoint(step, v.psnr);
+          fs.copyFileSync(file, bestCheckpointPath(runDir) + '.tmp');
+          fs.renameSync(bestCheckpointPath(runDir) + '.tmp', bestCheckpointPath(runDir));
+        }
+      }
+      if (step % c.train.checkpointEvery === 0 || step === end) {
+        if (!lastCheckpoint || !lastCheckpoint.endsWith(path.basename(stepCheckpointPath(runDir, step)))) saveCheckpoint(step);
+      }
+    }
+  } finally {
+    progress.stop();
+  }
+  const bestFile = fs.existsSync(bestCheckpointPath(runDir)) ? bestCheckpointPath(runDir) : null;
+  return { runDir, step: end, bestCheckpoint: bestFile, lastCheckpoint, history };
+}
