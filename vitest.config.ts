@@ -21,6 +21,6 @@ const project = (name: string) => ({
 
 export default defineConfig({
   test: {
-    projects: [project('core'), project('losses'), project('trainer'), project('eval')],
+    projects: [project('core'), project('losses'), project('trainer'), project('eval'), project('cli')],
   },
 });

@@ -88,13 +88,17 @@ export function resolveStageCheckpoint(ref: string, runsRoot: string): string {
   return ref;
 }
 
-export function buildExperiment(c: Config, opts: { runsRoot: string; stageCheckpoints?: (string | null)[] } = { runsRoot: 'runs' }): Experiment {
+/**
+ * Builds the networks of a config. Earlier stages load from config.previousStages, unless
+ * `checkpoint` is given: then every stage loads from that one file (a run's checkpoint holds all).
+ */
+export function buildExperiment(c: Config, opts: { runsRoot: string; checkpoint?: string } = { runsRoot: 'runs' }): Experiment {
   const randomInit: string[] = [];
   const { generator, latentAvg } = buildGenerator(c, randomInit);
   const stages: Encoder[] = [];
   for (let s = 1; s <= c.stages; s++) {
     const enc = new Encoder(encoderConfig(c, s), { rng: new Rng(c.seed * 101 + s), inputSize: c.encoder.inputSize });
-    const ref = s < c.stages ? c.previousStages[s - 1]! : opts.stageCheckpoints?.[s - 1] ?? null;
+    const ref = opts.checkpoint ? null : s < c.stages ? c.previousStages[s - 1]! : null;
     if (ref) {
       const file = resolveStageCheckpoint(ref, opts.runsRoot);
       const ck = readCheckpoint(file);
@@ -105,6 +109,7 @@ export function buildExperiment(c: Config, opts: { runsRoot: string; stageCheckp
     stages.push(enc);
   }
   const model = new MultiStageInversion(stages, generator, latentAvg, { residual: c.residual, inputSize: c.encoder.inputSize });
+  if (opts.checkpoint) model.loadStateDict(readCheckpoint(opts.checkpoint).model, { context: opts.checkpoint });
   return { config: c, generator, latentAvg, stages, model, randomInit };
 }
 

@@ -1,0 +1,25 @@
+// sgi train --config <file> [--resume] [--steps N]
+import type { Argv } from 'yargs';
+import { loadConfig, train } from '@sgi/trainer';
+import { runsRoot } from '../workspace.js';
+
+export function trainCommand(y: Argv): Argv {
+  return y.command(
+    'train',
+    'Train the last stage of an experiment config (earlier stages are loaded frozen)',
+    (a) => a
+      .option('config', { type: 'string', demandOption: true, describe: 'experiment config (YAML or JSON), e.g. configs/tiny/stage1.yaml' })
+      .option('resume', { type: 'boolean', default: false, describe: "continue the config's run from its newest checkpoint" })
+      .option('steps', { type: 'number', describe: 'override train.steps' })
+      .option('stop-after', { type: 'number', describe: 'stop after this step (the schedule is unchanged; resume later)' }),
+    async (argv) => {
+      const config = loadConfig(argv.config);
+      if (argv.steps) config.train.steps = argv.steps;
+      const result = await train(config, { resume: argv.resume, stopAfter: argv['stop-after'], runsRoot: runsRoot() });
+      const last = result.history[result.history.length - 1];
+      const first = result.history[0];
+      console.log(`done: ${result.runDir} at step ${result.step}${last ? `, val PSNR ${last.psnr.toFixed(2)} dB` : ''}${first && last && first !== last ? ` (from ${first.psnr.toFixed(2)} dB at step ${first.step})` : ''}`);
+      if (result.bestCheckpoint) console.log(`best checkpoint: ${result.bestCheckpoint}`);
+    },
+  );
+}

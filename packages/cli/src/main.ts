@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// The sgi command line. Every command has --help.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { trainCommand } from './commands/train.js';
+import { convertCommand } from './commands/convert.js';
+import { infoCommand } from './commands/info.js';
+import { invertCommand } from './commands/invert.js';
+
+let cli = yargs(hideBin(process.argv)).scriptName('sgi').usage('$0 <command> [options]');
+for (const add of [infoCommand, invertCommand, trainCommand, convertCommand]) cli = add(cli);
+cli
+  .demandCommand(1, 'choose a command (see --help)')
+  .strict()
+  .help()
+  .fail((msg, err, y) => {
+    if (err) {
+      console.error(`error: ${err.message}`);
+      if (process.env.SGI_DEBUG) console.error(err.stack);
+    } else {
+      console.error(`${msg}\n`);
+      y.showHelp();
+    }
+    process.exit(1);
+  })
+  .parseAsync()
+  .catch((e: Error) => {
+    console.error(`error: ${e.message}`);
+    process.exit(1);
+  });
