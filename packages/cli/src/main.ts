@@ -6,9 +6,10 @@ import { trainCommand } from './commands/train.js';
 import { convertCommand } from './commands/convert.js';
 import { infoCommand } from './commands/info.js';
 import { invertCommand } from './commands/invert.js';
+import { sweepCommand } from './commands/sweep.js';
 
 let cli = yargs(hideBin(process.argv)).scriptName('sgi').usage('$0 <command> [options]');
-for (const add of [infoCommand, invertCommand, trainCommand, convertCommand]) cli = add(cli);
+for (const add of [infoCommand, invertCommand, trainCommand, sweepCommand, convertCommand]) cli = add(cli);
 cli
   .demandCommand(1, 'choose a command (see --help)')
   .strict()
