@@ -19,6 +19,19 @@ function readYamlLite(file) {
   return { name: get('name'), extends: get('extends'), previousStages: list(get('previousStages')) };
 }
 
+/** The config, its `extends` chain and (recursively) the configs of its previous stages. */
+function configInputs(root, file, seen = new Set()) {
+  if (seen.has(file)) return seen;
+  seen.add(file);
+  const abs = path.join(root, file);
+  if (!fs.existsSync(abs)) return seen;
+  const cfg = readYamlLite(abs);
+  const dir = path.posix.dirname(file);
+  if (cfg.extends) configInputs(root, path.posix.normalize(path.posix.join(dir, cfg.extends)), seen);
+  for (const p of cfg.previousStages) configInputs(root, path.posix.normalize(path.posix.join(dir, p)), seen);
+  return seen;
+}
+
 const createNodesV2 = [
   'configs/**/*.{yaml,yml,json}',
   (files, _options, context) =>
@@ -42,7 +55,7 @@ const createNodesV2 = [
                   train: {
                     executor: 'nx:run-commands',
                     cache: true,
-                    inputs: [`{workspaceRoot}/${dir}/**/*`, `{workspaceRoot}/configs/paper/base.yaml`, { externalDependencies: ['sharp'] }, '^default'],
+                    inputs: [...[...configInputs(context.workspaceRoot, file)].map((f) => `{workspaceRoot}/${f}`), { externalDependencies: ['sharp'] }, '^default'],
                     outputs: [`{workspaceRoot}/runs/${cfg.name ?? name}`],
                     dependsOn: [{ projects: ['cli'], target: 'build' }, ...deps],
                     options: { command: `node packages/cli/dist/main.js train --config ${file}`, cwd: '{workspaceRoot}' },

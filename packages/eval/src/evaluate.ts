@@ -1,0 +1,128 @@
+// Evaluation of one inversion method on a set of images: PSNR and SSIM on 8-bit values, LPIPS,
+// identity similarity (cosine of face-recognition embeddings of input and reconstruction),
+// runtime per image (median over runs after warm-up, batch 1) and parameter counts.
+import * as os from 'node:os';
+import { Scope, Tensor, native, noGrad, psnr, ssim, tensorToImages, type SsimWindow } from '@sgi/core';
+import { buildExperiment, loadImage, type Config } from '@sgi/trainer';
+
+/** A face-recognition network used for the identity similarity (IDS). */
+export interface IdentityNetwork {
+  readonly name: string;
+  /** Embeddings [B, D] of images [B, 3, S, S] in [-1, 1]. */
+  embed(x: Tensor): Tensor;
+}
+
+/** LPIPS distances [B] of image pairs in [-1, 1]. */
+export type LpipsFn = (a: Tensor, b: Tensor) => Tensor;
+
+export interface PerImage {
+  file: string;
+  psnr: number;
+  ssim: number;
+  lpips?: number;
+  ids?: number;
+  seconds: number;
+}
+
+export interface MethodResult {
+  label: string;
+  config: string;
+  checkpoint: string;
+  stages: number;
+  params: number;
+  images: PerImage[];
+  failed: { file: string; reason: string }[];
+  mean: { psnr: number; ssim: number; lpips?: number; ids?: number; runtime: number };
+  /** Reconstructions (8-bit HWC) of the first few images, for the report's grids. */
+  previews: Uint8Array[];
+}
+
+export interface EvalOptions {
+  ssimWindow: SsimWindow;
+  identity?: IdentityNetwork;
+  lpips?: LpipsFn;
+  runsRoot: string;
+  /** Timing runs per image after one warm-up run (median reported). */
+  timingRuns: number;
+  previews: number;
+  onImage?: (done: number, total: number) => void;
+}
+
+export function environmentLine(): string {
+  const info = native.info();
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  return `device cpu (${info.cpu.isa}), ${info.cpu.threads} threads, ${cpu}; CUDA ${info.cuda.available ? info.cuda.deviceName : `unavailable (${info.cuda.reason})`}`;
+}
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) { ab += a[i]! * b[i]!; aa += a[i]! * a[i]!; bb += b[i]! * b[i]!; }
+  return ab / Math.sqrt(Math.max(aa * bb, 1e-24));
+}
+
+const meanOf = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)]! : NaN; };
+
+export async function evaluateMethod(label: string, configFile: string, config: Config, checkpoint: string, files: string[], opts: EvalOptions): Promise<MethodResult> {
+  const exp = buildExperiment(config, { runsRoot: opts.runsRoot, checkpoint });
+  exp.model.eval();
+  const size = config.encoder.inputSize;
+  const images: PerImage[] = [];
+  const failed: { file: string; reason: string }[] = [];
+  const previews: Uint8Array[] = [];
+  for (const [k, file] of files.entries()) {
+    let data: Float32Array;
+    try {
+      data = await loadImage(file, size);
+    } catch (e) {
+      failed.push({ file, reason: (e as Error).message });
+      continue;
+    }
+    const scope = new Scope();
+    try {
+      scope.run(() => noGrad(() => {
+        const x = Tensor.fromArray(data, [1, 3, size, size]);
+        let y: Tensor | null = null;
+        const times: number[] = [];
+        for (let r = 0; r <= opts.timingRuns; r++) {
+          const t0 = performance.now();
+          const out = exp.model.forward(x, { withImages: true });
+          native.synchronize();
+          if (r > 0 || opts.timingRuns === 0) times.push((performance.now() - t0) / 1000);
+          y = out.images[out.images.length - 1]!;
+        }
+        const [a] = tensorToImages(x), [b] = tensorToImages(y!);
+        const rec: PerImage = { file, psnr: psnr(a!, b!), ssim: ssim(a!, b!, { window: opts.ssimWindow }), seconds: median(times) };
+        if (opts.lpips) rec.lpips = opts.lpips(x, y!).item();
+        if (opts.identity) {
+          const ea = opts.identity.embed(x).toArray(), eb = opts.identity.embed(y!).toArray();
+          rec.ids = cosine(ea, eb);
+        }
+        images.push(rec);
+        if (previews.length < opts.previews) previews.push(b!.data);
+      }));
+    } catch (e) {
+      failed.push({ file, reason: (e as Error).message });
+    } finally {
+      scope.dispose();
+    }
+    opts.onImage?.(k + 1, files.length);
+  }
+  const finite = (xs: number[]) => xs.filter((v) => Number.isFinite(v));
+  const result: MethodResult = {
+    label, config: configFile, checkpoint, stages: config.stages,
+    params: exp.stages.reduce((n, s) => n + s.numParameters(), 0),
+    images, failed, previews,
+    mean: {
+      psnr: meanOf(finite(images.map((i) => i.psnr))),
+      ssim: meanOf(images.map((i) => i.ssim)),
+      lpips: opts.lpips ? meanOf(images.map((i) => i.lpips!)) : undefined,
+      ids: opts.identity ? meanOf(images.map((i) => i.ids!)) : undefined,
+      runtime: median(images.map((i) => i.seconds)),
+    },
+  };
+  exp.model.release();
+  exp.generator.release();
+  return result;
+}
+
