@@ -7,9 +7,10 @@ import { convertCommand } from './commands/convert.js';
 import { infoCommand } from './commands/info.js';
 import { invertCommand } from './commands/invert.js';
 import { sweepCommand } from './commands/sweep.js';
+import { tableCommand } from './commands/table.js';
 
 let cli = yargs(hideBin(process.argv)).scriptName('sgi').usage('$0 <command> [options]');
-for (const add of [infoCommand, invertCommand, trainCommand, sweepCommand, convertCommand]) cli = add(cli);
+for (const add of [infoCommand, invertCommand, trainCommand, sweepCommand, tableCommand, convertCommand]) cli = add(cli);
 cli
   .demandCommand(1, 'choose a command (see --help)')
   .strict()

@@ -1,0 +1,128 @@
+// Runs one of the paper's tables: picks the evaluation set, finds each row's checkpoint (the
+// best of its training run), evaluates every method and writes the reports.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Rng, Scope, Tensor, noGrad, ops, tensorToImages, type SsimWindow } from '@sgi/core';
+import { bestCheckpointPath, buildExperiment, latestCheckpoint, listImages, loadConfig, runDirFor, writeImageGrid, loadImage, type Config } from '@sgi/trainer';
+import { TABLES } from './tables.js';
+import { environmentLine, evaluateMethod, type EvalOptions, type IdentityNetwork, type LpipsFn, type MethodResult } from './evaluate.js';
+import { writeReports, type TableReport } from './report.js';
+
+export interface TableOptions {
+  table: keyof typeof TABLES;
+  suite: 'tiny' | 'paper';
+  workspace: string;
+  runsRoot: string;
+  outDir: string;
+  /** Folder of evaluation images; default (tiny suite): held-out images of the tiny generator. */
+  images?: string;
+  /** Random selection of this many images (the paper: 2,000) with `seed`. */
+  count?: number;
+  seed: number;
+  ssimWindow: SsimWindow;
+  identity?: IdentityNetwork;
+  lpips?: LpipsFn;
+  timingRuns: number;
+  log: (line: string) => void;
+}
+
+/** Held-out images of the generator of a (tiny, synthetic-data) config, written as PNG files. */
+async function syntheticEvalSet(config: Config, dir: string, count: number, seed: number, runsRoot: string): Promise<string[]> {
+  fs.mkdirSync(dir, { recursive: true });
+  const exp = buildExperiment({ ...config, stages: 1, previousStages: [] }, { runsRoot });
+  const size = config.encoder.inputSize;
+  const files: string[] = [];
+  const n = exp.generator.nLatent;
+  for (let i = 0; i < count; i++) {
+    const file = path.join(dir, `sample-${String(i).padStart(4, '0')}.png`);
+    const scope = new Scope();
+    const data = scope.run(() => noGrad(() => {
+      const z = new Rng(seed * 65537 + i).randn([1, config.generator.styleDim]);
+      const w = exp.generator.mapping(z);
+      const wt = ops.add(ops.scale(ops.sub(w, exp.latentAvg), config.data.truncation), exp.latentAvg);
+      const wPlus = ops.expand(ops.reshape(wt, [1, 1, config.generator.styleDim]), [1, n, config.generator.styleDim]);
+      return exp.model.facePool(exp.generator.synthesis(wPlus)).toArray();
+    }));
+    scope.dispose();
+    await writeImageGrid(file, [{ data, offset: 0 }], size, 1);
+    files.push(file);
+  }
+  exp.model.release();
+  exp.generator.release();
+  return files;
+}
+
+export async function runTable(o: TableOptions): Promise<{ report: TableReport; markdown: string; html: string; json: string }> {
+  const def = TABLES[o.table];
+  const rows = def.rows.filter((r) => (o.suite === 'tiny' ? r.configs.tiny : r.configs.paper));
+  const configs = rows.map((r) => path.join(o.workspace, o.suite === 'tiny' ? r.configs.tiny! : r.configs.paper));
+  // evaluation set
+  let files: string[];
+  let source: string;
+  if (o.images) {
+    const all = listImages(o.images);
+    files = o.count && o.count < all.length ? new Rng(o.seed).shuffle([...all]).slice(0, o.count).sort() : all;
+    source = o.count && o.count < all.length ? `${o.images} (${o.count} of ${all.length} chosen with seed ${o.seed})` : o.images;
+  } else if (o.suite === 'tiny') {
+    const cfg = loadConfig(configs[0]!);
+    const count = o.count ?? 32;
+    files = await syntheticEvalSet(cfg, path.join(o.outDir, 'evalset'), count, o.seed + 1000, o.runsRoot);
+    source = `${count} held-out images of the tiny generator (seed ${o.seed + 1000}, never used in training)`;
+  } else {
+    throw new Error('the paper suite needs --images <folder of CelebA-HQ test images> (the paper uses 2,000 of them resized to 256)');
+  }
+  o.log(`${def.title}: ${rows.length} method(s), ${files.length} image(s) from ${source}`);
+  const methods: TableReport['methods'] = [];
+  const missing: TableReport['missing'] = [];
+  const previewCount = Math.min(6, files.length);
+  const previews: MethodResult['previews'][] = [];
+  for (const [k, row] of rows.entries()) {
+    const file = configs[k]!;
+    let config: Config;
+    try {
+      config = loadConfig(file);
+    } catch (e) {
+      missing.push({ label: row.label, reason: (e as Error).message.split('\n')[0]! });
+      continue;
+    }
+    const runDir = runDirFor(config, o.runsRoot);
+    const ck = fs.existsSync(bestCheckpointPath(runDir)) ? bestCheckpointPath(runDir) : latestCheckpoint(runDir);
+    if (!ck) {
+      missing.push({ label: row.label, reason: `no checkpoint in ${runDir} (train it: npx nx run ${expName(o.workspace, file)}:train)` });
+      continue;
+    }
+    o.log(`  ${row.label}: ${path.relative(o.workspace, ck)}`);
+    const evalOpts: EvalOptions = { ssimWindow: o.ssimWindow, identity: o.identity, lpips: o.lpips, runsRoot: o.runsRoot, timingRuns: o.timingRuns, previews: previewCount };
+    const res = await evaluateMethod(row.label, path.relative(o.workspace, file), config, ck, files, evalOpts);
+    const { previews: p, ...rest } = res;
+    previews.push(p);
+    methods.push({ ...rest, paper: row.paper });
+  }
+  const inputs: Uint8Array[] = [];
+  const size = methods.length ? loadConfig(path.join(o.workspace, methods[0]!.config)).encoder.inputSize : 64;
+  for (const f of files.slice(0, previewCount)) {
+    const x = await loadImage(f, size);
+    const t = Tensor.fromArray(x, [1, 3, size, size]);
+    inputs.push(tensorToImages(t)[0]!.data);
+    t.release();
+  }
+  const report: TableReport = {
+    table: o.table, title: def.title, suite: o.suite, environment: environmentLine(),
+    conventions: [
+      'PSNR on 8-bit values (MAX 255), images at the encoder input size',
+      o.ssimWindow === 'gaussian' ? 'SSIM: 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03 (Wang et al.), per channel, averaged' : "SSIM: scikit-image's 7x7 uniform window (sample covariance)",
+      o.identity ? `IDS: cosine similarity of ${o.identity.name} embeddings of input and reconstruction (the paper uses CurricularFace)` : 'IDS: not measured (no identity network)',
+      'LPIPS: AlexNet v0.1',
+      `runtime: median of ${o.timingRuns} timed run(s) per image after one warm-up, batch 1`,
+      def.note,
+    ],
+    evalSet: { source, count: files.length, files: files.map((f) => path.relative(o.workspace, f)), seed: o.seed },
+    methods, missing,
+  };
+  const out = await writeReports(o.outDir, report, { inputs, methods: previews, size });
+  return { report, ...out };
+}
+
+function expName(workspace: string, file: string): string {
+  return 'exp-' + path.relative(workspace, file).split(path.sep).join('/').replace(/^configs\//, '').replace(/\.(ya?ml|json)$/, '').replace(/[/_]/g, '-');
+}
