@@ -9,6 +9,6 @@ export * as ops from './ops/index.js';
 export * as nn from './nn/index.js';
 export { Module, Sequential, ModuleList, StateDictError } from './nn/module.js';
 export { Rng } from './random.js';
-export * from './io/safetensors.js';
+export * from './io/index.js';
 export { backends, availableDevices, defaultDevice, type BackendInfo } from './device.js';
 export * from './metrics/index.js';

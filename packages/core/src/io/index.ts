@@ -1,0 +1,6 @@
+// Weight-file I/O: safetensors, PyTorch checkpoints (zip and legacy), NumPy .npy/.npz.
+export * from './safetensors.js';
+export * from './npy.js';
+export * from './pickle.js';
+export * from './torch.js';
+export * from './checkpoint.js';
