@@ -12,3 +12,7 @@ export { Rng } from './random.js';
 export * from './io/index.js';
 export { backends, availableDevices, defaultDevice, type BackendInfo } from './device.js';
 export * from './metrics/index.js';
+export * from './models/irse.js';
+export * from './models/encoder.js';
+export * from './models/inversion.js';
+export * from './models/stylegan2.js';
