@@ -1,0 +1,146 @@
+// CUDA losses. Reductions: grid-stride block sums added atomically into zeroed outputs
+// (mse: the scalar directly; cosine: per-row raw sums, then a one-block kernel turns them into
+// norms and the mean of 1 - cos). Backward kernels are element-wise and read the upstream
+// scalar gradient from device memory.
+#include "common/kernels/loss.h"
+#include "cuda/cuda_check.h"
+
+namespace sgi::cuda {
+
+namespace {
+constexpr int kReduceThreads = 256;
+
+__device__ float block_sum(float v, float* shared /* >= 32 */) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  __syncthreads();
+  if (lane == 0) shared[warp] = v;
+  __syncthreads();
+  const int warps = (blockDim.x + 31) >> 5;
+  v = threadIdx.x < warps ? shared[threadIdx.x] : 0.f;
+  if (warp == 0)
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  if (threadIdx.x == 0) shared[0] = v;
+  __syncthreads();
+  return shared[0];
+}
+
+// Blocks for a reduction of n elements: at most 1024, each thread doing a few elements at least.
+unsigned reduce_blocks(long long n) {
+  long long b = (n + kReduceThreads * 8 - 1) / (kReduceThreads * 8);
+  return unsigned(b < 1 ? 1 : (b > 1024 ? 1024 : b));
+}
+
+__global__ void mse_forward_kernel(long long n, const float* __restrict__ a, const float* __restrict__ b, float inv_n, float* out) {
+  __shared__ float shared[32];
+  float acc = 0.f;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    const float d = a[i] - b[i];
+    acc += d * d;
+  }
+  acc = block_sum(acc, shared);
+  if (threadIdx.x == 0) atomicAdd(out, acc * inv_n);
+}
+
+__global__ void mse_backward_kernel(long long n, const float* __restrict__ a, const float* __restrict__ b,
+                                    const float* __restrict__ g, float two_over_n, float* __restrict__ ga, float* __restrict__ gb) {
+  const float k = g[0] * two_over_n;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    const float d = k * (a[i] - b[i]);
+    if (ga) ga[i] = d;
+    if (gb) gb[i] = -d;
+  }
+}
+
+// grid (splits, rows): stats[3r..3r+2] += (a.b, a.a, b.b) over the block's part of row r
+__global__ void cosine_sums_kernel(long long d, const float* __restrict__ a, const float* __restrict__ b, float* stats) {
+  __shared__ float shared[32];
+  const long long r = blockIdx.y;
+  const float* pa = a + r * d;
+  const float* pb = b + r * d;
+  float ab = 0.f, aa = 0.f, bb = 0.f;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < d; i += (long long)gridDim.x * blockDim.x) {
+    const float x = pa[i], y = pb[i];
+    ab += x * y;
+    aa += x * x;
+    bb += y * y;
+  }
+  ab = block_sum(ab, shared);
+  aa = block_sum(aa, shared);
+  bb = block_sum(bb, shared);
+  if (threadIdx.x == 0) {
+    atomicAdd(stats + 3 * r, ab);
+    atomicAdd(stats + 3 * r + 1, aa);
+    atomicAdd(stats + 3 * r + 2, bb);
+  }
+}
+
+// one block: squared norms -> norms in stats, out = mean(1 - cos)
+__global__ void cosine_finish_kernel(long long rows, float* stats, float* out) {
+  __shared__ float shared[32];
+  float acc = 0.f;
+  for (long long r = threadIdx.x; r < rows; r += blockDim.x) {
+    const float na = sqrtf(stats[3 * r + 1]), nb = sqrtf(stats[3 * r + 2]);
+    stats[3 * r + 1] = na;
+    stats[3 * r + 2] = nb;
+    acc += 1.f - stats[3 * r] / (fmaxf(na, kCosineEps) * fmaxf(nb, kCosineEps));
+  }
+  acc = block_sum(acc, shared);
+  if (threadIdx.x == 0) out[0] = acc / float(rows);
+}
+
+__global__ void cosine_backward_kernel(long long rows, long long d, const float* __restrict__ a, const float* __restrict__ b,
+                                       const float* __restrict__ stats, const float* __restrict__ g, float* __restrict__ gb) {
+  const float scale = g[0] / float(rows);
+  const long long total = rows * d;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+    const long long r = i / d;
+    const float dot = stats[3 * r], na = stats[3 * r + 1], nb = stats[3 * r + 2];
+    const float nac = fmaxf(na, kCosineEps), nbc = fmaxf(nb, kCosineEps);
+    const float cos = dot / (nac * nbc);
+    const float alpha = -scale / (nac * nbc);
+    const float beta = nb > kCosineEps ? scale * cos / (nb * nb) : 0.f;
+    gb[i] = alpha * a[i] + beta * b[i];
+  }
+}
+}  // namespace
+
+void mse_forward(int64_t n, const float* a, const float* b, float* out) {
+  SGI_CUDA_CHECK(cudaMemsetAsync(out, 0, sizeof(float)));
+  if (n <= 0) return;
+  mse_forward_kernel<<<reduce_blocks(n), kReduceThreads>>>(n, a, b, 1.f / float(n), out);
+  SGI_CUDA_LAUNCH_CHECK();
+}
+
+void mse_backward(int64_t n, const float* a, const float* b, const float* g, float* ga, float* gb) {
+  if (n <= 0 || (!ga && !gb)) return;
+  mse_backward_kernel<<<blocks_for(n), kThreads>>>(n, a, b, g, 2.f / float(n), ga, gb);
+  SGI_CUDA_LAUNCH_CHECK();
+}
+
+void cosine_loss_forward(int64_t rows, int64_t d, const float* a, const float* b, float* stats, float* out) {
+  if (rows <= 0) {
+    SGI_CUDA_CHECK(cudaMemsetAsync(out, 0, sizeof(float)));
+    return;
+  }
+  SGI_CUDA_CHECK(cudaMemsetAsync(stats, 0, size_t(rows) * 3 * sizeof(float)));
+  long long splits = (d + kReduceThreads * 8 - 1) / (kReduceThreads * 8);
+  if (splits < 1) splits = 1;
+  if (splits > 256) splits = 256;
+  for (long long r0 = 0; r0 < rows; r0 += 65535) {  // grid y is at most 65535
+    const long long count = rows - r0 < 65535 ? rows - r0 : 65535;
+    cosine_sums_kernel<<<dim3(unsigned(splits), unsigned(count)), kReduceThreads>>>(d, a + r0 * d, b + r0 * d, stats + 3 * r0);
+    SGI_CUDA_LAUNCH_CHECK();
+  }
+  cosine_finish_kernel<<<1, kReduceThreads>>>(rows, stats, out);
+  SGI_CUDA_LAUNCH_CHECK();
+}
+
+void cosine_loss_backward(int64_t rows, int64_t d, const float* a, const float* b, const float* stats, const float* g, float* gb) {
+  const long long total = rows * d;
+  if (total <= 0) return;
+  cosine_backward_kernel<<<blocks_for(total), kThreads>>>(rows, d, a, b, stats, g, gb);
+  SGI_CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace sgi::cuda
