@@ -124,3 +124,21 @@ export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts
     }
   }
 }
+
+// Per-backend test declarations (imports kept with the helper: ES imports are hoisted).
+import { describe, it } from 'vitest';
+import { backends, type Device } from '../src/index.js';
+
+/**
+ * Declares `fn`'s tests once per backend, inside `describe('on <device>')`:
+ *   forEachBackend((device) => { it('adds', () => { ... Tensor.zeros([2], device) ... }); });
+ * An unavailable backend (CUDA on a machine without a GPU, or a build without CUDA) shows up
+ * as one skipped test whose name carries the reason; `fn` is not called for it, so it may
+ * create tensors while declaring tests.
+ */
+export function forEachBackend(fn: (device: Device) => void): void {
+  for (const b of backends()) {
+    if (b.available) describe(`on ${b.name}`, () => fn(b.name));
+    else describe(`on ${b.name}`, () => it.skip(`${b.name} unavailable: ${b.reason}`, () => {}));
+  }
+}

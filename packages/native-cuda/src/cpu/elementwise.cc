@@ -1,6 +1,7 @@
 // CPU element-wise kernels. Loops run over the innermost dimension with its two strides so the
 // compiler vectorises the contiguous cases; the outer dimensions are split across threads.
 #include <cstring>
+#include <type_traits>
 #include <vector>
 #include "common/kernels/elementwise.h"
 #include "common/kernels/elementwise_math.h"
@@ -52,15 +53,38 @@ void binary_forward(BinaryOp op, const StridedShape& s, const float* a, const fl
   });
 }
 
+namespace {
+// Hoists the op switch out of the loop: each op gets its own loop over a compile-time constant
+// op, so the formula inlines and the loop vectorises (a switch per element does not).
+template <typename Body>
+void with_unary_op(UnaryOp op, Body&& body) {
+  switch (op) {
+#define SGI_UNARY_CASE(OP) case UnaryOp::OP: body(std::integral_constant<UnaryOp, UnaryOp::OP>{}); break;
+    SGI_UNARY_CASE(Neg) SGI_UNARY_CASE(Exp) SGI_UNARY_CASE(Log) SGI_UNARY_CASE(Sqrt) SGI_UNARY_CASE(Rsqrt)
+    SGI_UNARY_CASE(Abs) SGI_UNARY_CASE(Relu) SGI_UNARY_CASE(Sigmoid) SGI_UNARY_CASE(Tanh) SGI_UNARY_CASE(LeakyRelu)
+    SGI_UNARY_CASE(Scale) SGI_UNARY_CASE(AddScalar) SGI_UNARY_CASE(PowScalar) SGI_UNARY_CASE(Square) SGI_UNARY_CASE(Reciprocal)
+#undef SGI_UNARY_CASE
+  }
+}
+}  // namespace
+
 void unary_forward(UnaryOp op, int64_t n, const float* x, float alpha, float* y) {
-  parallel_for(n, 16384, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) y[i] = unary_apply(op, x[i], alpha);
+  with_unary_op(op, [&](auto kop) {
+    parallel_for(n, 16384, [&](int64_t begin, int64_t end) {
+      const float a = alpha;
+      for (int64_t i = begin; i < end; ++i) y[i] = unary_apply(decltype(kop)::value, x[i], a);
+    });
   });
 }
 
 void unary_backward(UnaryOp op, int64_t n, const float* x, const float* y, const float* gy, float alpha, float* gx) {
-  parallel_for(n, 16384, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) gx[i] = gy[i] * unary_derivative(op, x ? x[i] : 0.f, y ? y[i] : 0.f, alpha);
+  with_unary_op(op, [&](auto kop) {
+    parallel_for(n, 16384, [&](int64_t begin, int64_t end) {
+      const float a = alpha;
+      if (x && y) for (int64_t i = begin; i < end; ++i) gx[i] = gy[i] * unary_derivative(decltype(kop)::value, x[i], y[i], a);
+      else if (x) for (int64_t i = begin; i < end; ++i) gx[i] = gy[i] * unary_derivative(decltype(kop)::value, x[i], 0.f, a);
+      else for (int64_t i = begin; i < end; ++i) gx[i] = gy[i] * unary_derivative(decltype(kop)::value, 0.f, y ? y[i] : 0.f, a);
+    });
   });
 }
 

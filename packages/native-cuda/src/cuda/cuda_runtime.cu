@@ -1,6 +1,7 @@
 // CUDA device discovery and memory. The runtime is linked statically, so with no GPU or no
 // driver every call returns an ordinary error and status() reports the reason.
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 #include <mutex>
 #include <string>
 #include "common/device.h"
@@ -10,6 +11,24 @@ namespace sgi::cuda {
 
 bool cudnn_load(std::string* reason);  // cudnn_loader.cc
 
+// Why no device is usable, in words: no driver at all, a driver older than this build's
+// runtime, or a driver that sees no GPU.
+static std::string describe_missing_device(cudaError_t err) {
+  const std::string runtime = std::to_string(CUDART_VERSION / 1000) + "." + std::to_string(CUDART_VERSION % 1000 / 10);
+  void* driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+  if (driver) dlclose(driver);
+  if (!driver)
+    return "no CUDA device: the NVIDIA driver (libcuda.so.1) is not installed";
+  if (err == cudaErrorInsufficientDriver) {
+    int version = 0;
+    cudaDriverGetVersion(&version);
+    return "no CUDA device: the NVIDIA driver supports CUDA " + std::to_string(version / 1000) + "." +
+           std::to_string(version % 1000 / 10) + " but this build needs CUDA " + runtime + " (update the driver)";
+  }
+  if (err == cudaSuccess || err == cudaErrorNoDevice) return "no CUDA device: the NVIDIA driver found no GPU";
+  return std::string("no CUDA device: ") + cudaGetErrorString(err) + " (" + cudaGetErrorName(err) + ")";
+}
+
 CudaStatus status() {
   static CudaStatus s;
   static std::once_flag once;
@@ -17,12 +36,12 @@ CudaStatus status() {
     s.compiled = true;
     int count = 0;
     cudaError_t err = cudaGetDeviceCount(&count);
-    if (err != cudaSuccess) {
-      s.reason = std::string("no CUDA device: ") + cudaGetErrorString(err);
+    if (err != cudaSuccess || count == 0) {
+      s.reason = describe_missing_device(err);
+      s.cudnn_reason = "cuDNN not loaded: no CUDA device";
       cudaGetLastError();
       return;
     }
-    if (count == 0) { s.reason = "no CUDA device"; return; }
     s.device_count = count;
     cudaDeviceProp prop;
     if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) s.device_name = prop.name;
