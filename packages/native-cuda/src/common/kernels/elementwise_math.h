@@ -6,7 +6,7 @@
 #ifdef __CUDACC__
 #define SGI_HD __host__ __device__ __forceinline__
 #else
-#define SGI_HD inline
+#define SGI_HD inline __attribute__((always_inline))
 #endif
 
 namespace sgi {
@@ -17,8 +17,8 @@ SGI_HD float binary_apply(BinaryOp op, float a, float b) {
     case BinaryOp::Sub: return a - b;
     case BinaryOp::Mul: return a * b;
     case BinaryOp::Div: return a / b;
-    case BinaryOp::Maximum: return a > b ? a : b;
-    case BinaryOp::Minimum: return a < b ? a : b;
+    case BinaryOp::Maximum: return fmaxf(a, b);
+    case BinaryOp::Minimum: return fminf(a, b);
   }
   return 0.f;
 }
@@ -31,10 +31,10 @@ SGI_HD float unary_apply(UnaryOp op, float x, float alpha) {
     case UnaryOp::Sqrt: return sqrtf(x);
     case UnaryOp::Rsqrt: return 1.f / sqrtf(x);
     case UnaryOp::Abs: return fabsf(x);
-    case UnaryOp::Relu: return x > 0.f ? x : 0.f;
+    case UnaryOp::Relu: return fmaxf(x, 0.f);
     case UnaryOp::Sigmoid: return 1.f / (1.f + expf(-x));
     case UnaryOp::Tanh: return tanhf(x);
-    case UnaryOp::LeakyRelu: return x >= 0.f ? x : alpha * x;
+    case UnaryOp::LeakyRelu: return fmaxf(x, 0.f) + alpha * fminf(x, 0.f);  // branch-free
     case UnaryOp::Scale: return alpha * x;
     case UnaryOp::AddScalar: return x + alpha;
     case UnaryOp::PowScalar: return powf(x, alpha);
@@ -53,10 +53,10 @@ SGI_HD float unary_derivative(UnaryOp op, float x, float y, float alpha) {
     case UnaryOp::Sqrt: return 0.5f / y;
     case UnaryOp::Rsqrt: return -0.5f * y * y * y;
     case UnaryOp::Abs: return x > 0.f ? 1.f : (x < 0.f ? -1.f : 0.f);
-    case UnaryOp::Relu: return x > 0.f ? 1.f : 0.f;
+    case UnaryOp::Relu: return float(x > 0.f);
     case UnaryOp::Sigmoid: return y * (1.f - y);
     case UnaryOp::Tanh: return 1.f - y * y;
-    case UnaryOp::LeakyRelu: return x >= 0.f ? 1.f : alpha;
+    case UnaryOp::LeakyRelu: return alpha + (1.f - alpha) * float(x >= 0.f);
     case UnaryOp::Scale: return alpha;
     case UnaryOp::AddScalar: return 1.f;
     case UnaryOp::PowScalar: return alpha * powf(x, alpha - 1.f);
