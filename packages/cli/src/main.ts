@@ -11,22 +11,24 @@ import { tableCommand } from './commands/table.js';
 
 let cli = yargs(hideBin(process.argv)).scriptName('sgi').usage('$0 <command> [options]');
 for (const add of [infoCommand, invertCommand, trainCommand, sweepCommand, tableCommand, convertCommand]) cli = add(cli);
-cli
-  .demandCommand(1, 'choose a command (see --help)')
-  .strict()
-  .help()
-  .fail((msg, err, y) => {
-    if (err) {
-      console.error(`error: ${err.message}`);
-      if (process.env.SGI_DEBUG) console.error(err.stack);
-    } else {
+function fail(e: Error): never {
+  console.error(`error: ${e.message}`);
+  if (process.env.SGI_DEBUG) console.error(e.stack);
+  process.exit(1);
+}
+
+async function main(): Promise<void> {
+  await cli
+    .demandCommand(1, 'choose a command (see --help)')
+    .strict()
+    .help()
+    .fail((msg, err, y) => {
+      if (err) fail(err);
       console.error(`${msg}\n`);
       y.showHelp();
-    }
-    process.exit(1);
-  })
-  .parseAsync()
-  .catch((e: Error) => {
-    console.error(`error: ${e.message}`);
-    process.exit(1);
-  });
+      process.exit(1);
+    })
+    .parseAsync();
+}
+
+main().catch(fail);

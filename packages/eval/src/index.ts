@@ -5,3 +5,4 @@ export * from './evaluate.js';
 export * from './tables.js';
 export * from './report.js';
 export * from './run_table.js';
+export * from './networks.js';

@@ -154,8 +154,11 @@ function loadMerged(file: string, seen: Set<string>): Record<string, unknown> {
   return deepMerge(base, raw);
 }
 
-/** Loads, merges and validates a config; paths come back absolute. */
-export function loadConfig(file: string): Config {
+/**
+ * Loads, merges and validates a config; paths come back absolute. Files the config names must
+ * exist unless `checkFiles` is false (e.g. to describe a config whose weights are elsewhere).
+ */
+export function loadConfig(file: string, opts: { checkFiles?: boolean } = {}): Config {
   const merged = loadMerged(file, new Set());
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) {
@@ -163,7 +166,7 @@ export function loadConfig(file: string): Config {
     throw new ConfigError(`${file}: invalid config\n${lines.join('\n')}`);
   }
   const config = parsed.data;
-  checkFiles(config, file);
+  if (opts.checkFiles !== false) checkFiles(config, file);
   return config;
 }
 

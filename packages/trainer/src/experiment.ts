@@ -54,8 +54,7 @@ export function buildGenerator(c: Config, randomInit: string[]): { generator: St
   const g = c.generator;
   const channels = g.channels ? Object.fromEntries(Object.entries(g.channels).map(([k, v]) => [Number(k), v])) : undefined;
   const generator = new StyleGAN2Generator(
-    { size: g.size, styleDim: g.styleDim, nMlp: g.nMlp, channelMultiplier: g.channelMultiplier, channels, lrMlp: g.lrMlp },
-    { rng: new Rng(c.seed * 31 + 1) },
+    { size: g.size, styleDim: g.styleDim, nMlp: g.nMlp, channelMultiplier: g.channelMultiplier, channels, lrMlp: g.lrMlp, seed: c.seed * 31 + 1 },
   );
   let latentAvg: Tensor | null = null;
   if (g.checkpoint) {

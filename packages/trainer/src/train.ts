@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng, Scope, Tensor, native, noGrad, ops, psnr, ssim, tensorToImages } from '@sgi/core';
-import { createLoss, type InversionLoss } from '@sgi/losses';
+import { CombinedLoss } from '@sgi/losses';
 import { configHash, runDirFor, type Config } from './config.js';
 import { buildExperiment, nLatentFor, type Experiment } from './experiment.js';
 import { FolderLoader, listImages, loadBatch, splitFiles, writeImageGrid } from './data.js';
@@ -87,7 +87,7 @@ function makeOptimizer(c: Config, params: Tensor[]): Optimizer {
 }
 
 /** Validation: reconstructions of the held-out images, PSNR/SSIM on 8-bit values, LPIPS. */
-export function validate(exp: Experiment, loss: InversionLoss, val: Tensor): { psnr: number; ssim: number; lpips?: number; recon: Tensor[] } {
+export function validate(exp: Experiment, loss: CombinedLoss, val: Tensor): { psnr: number; ssim: number; lpips?: number; recon: Tensor[] } {
   return noGrad(() => {
     const wasTraining = exp.model.training;
     exp.model.eval();
@@ -100,7 +100,7 @@ export function validate(exp: Experiment, loss: InversionLoss, val: Tensor): { p
       p += Math.min(psnr(a[i]!, b[i]!), 100);
       s += ssim(a[i]!, b[i]!);
     }
-    const lp = loss.lpipsDistance ? loss.lpipsDistance(val, y) : undefined;
+    const lp = loss.lpips ? ops.mean(loss.lpips.distance(y, val)).item() : undefined;
     return { psnr: p / a.length, ssim: s / a.length, lpips: lp, recon: images };
   });
 }
@@ -122,7 +122,7 @@ export async function train(c: Config, opts: TrainOptions): Promise<TrainResult>
   }
 
   const exp = buildExperiment(c, { runsRoot: opts.runsRoot });
-  const loss = createLoss(c.loss, { inputSize: c.encoder.inputSize });
+  const loss = new CombinedLoss({ ...c.loss, seed: c.seed });
   const randomNotes = [...exp.randomInit, ...loss.randomInitialised];
   const stage = c.stages;
   const trained = exp.stages[stage - 1]!;
@@ -139,7 +139,7 @@ export async function train(c: Config, opts: TrainOptions): Promise<TrainResult>
       throw new Error(`${resumeFrom} was written with a different config (hash ${ck.meta.configHash}, now ${hash}); resume with the same config or start a new run`);
     }
     exp.model.loadStateDict(ck.model, { context: resumeFrom });
-    opt.loadStateDict(ck.optim);
+    opt.loadStateDict(new Map([...ck.optim].map(([k, t]) => [k, Tensor.fromArray(t.data, t.shape)])));
     startStep = ck.meta.step;
     best = Number(ck.meta.extra?.best ?? -Infinity);
     say(`resumed ${runDir} from step ${startStep} (${resumeFrom})`);
@@ -209,7 +209,7 @@ export async function train(c: Config, opts: TrainOptions): Promise<TrainResult>
       scope.run(() => {
         const x = Tensor.fromArray(batch, [B, 3, S, S]);
         const { images } = exp.model.forward(x, { trainFrom: stage, withImages: true });
-        const out = loss.compute(x, images[images.length - 1]!);
+        const out = loss.forward(images[images.length - 1]!, x);
         terms = out.terms;
         totalLoss = out.total.item();
         if (!Number.isFinite(totalLoss)) return;

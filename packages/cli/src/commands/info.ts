@@ -11,7 +11,7 @@ export function infoCommand(y: Argv): Argv {
     'Print the networks of a config and their exact parameter counts',
     (a) => a.option('config', { type: 'string', demandOption: true, describe: 'experiment config' }),
     (argv) => {
-      const c = loadConfig(argv.config);
+      const c = loadConfig(argv.config, { checkFiles: false });
       const rows: [string, number][] = [];
       let encTotal = 0;
       for (let s = 1; s <= c.stages; s++) {
@@ -28,7 +28,7 @@ export function infoCommand(y: Argv): Argv {
       }
       const g = c.generator;
       const channels = g.channels ? Object.fromEntries(Object.entries(g.channels).map(([k, v]) => [Number(k), v])) : undefined;
-      const gen = new StyleGAN2Generator({ size: g.size, styleDim: g.styleDim, nMlp: g.nMlp, channelMultiplier: g.channelMultiplier, channels, lrMlp: g.lrMlp }, { rng: new Rng(0) });
+      const gen = new StyleGAN2Generator({ size: g.size, styleDim: g.styleDim, nMlp: g.nMlp, channelMultiplier: g.channelMultiplier, channels, lrMlp: g.lrMlp, seed: 0 });
       const info = native.info();
       console.log(`config ${c.name}: ${c.stages} stage(s), head ${c.encoder.head}, backbone widths [${c.encoder.widths}] units [${c.encoder.units}]${c.encoder.fpn ? ' + FPN' : ''}, input ${c.encoder.inputSize}, residual ${c.residual}`);
       console.log(`generator: StyleGAN2 ${g.size}x${g.size}, ${gen.nLatent} latents of ${g.styleDim}, ${g.checkpoint ?? (g.randomInit ? 'random init' : '?')}`);

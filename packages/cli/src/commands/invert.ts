@@ -61,7 +61,7 @@ export function invertCommand(y: Argv): Argv {
           return { code: r.codes[r.codes.length - 1]!.toArray(), codeShape: r.codes[r.codes.length - 1]!.shape, images: r.images.map((t) => t.toArray()) };
         }));
         scope.dispose();
-        writeNpy(path.join(argv.out, `${base}.npy`), out.code, out.codeShape.slice(1));
+        writeNpy(path.join(argv.out, `${base}.npy`), { shape: out.codeShape.slice(1), data: out.code });
         await writeImageGrid(path.join(argv.out, `${base}.png`), [{ data: out.images[out.images.length - 1]!, offset: 0 }], size, 1);
         await writeImageGrid(path.join(argv.out, `${base}_stages.png`), [{ data: img, offset: 0 }, ...out.images.map((d) => ({ data: d, offset: 0 }))], size, 1 + out.images.length);
       }

@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import type { Argv } from 'yargs';
 import { TABLES, runTable } from '@sgi/eval';
-import { createIdentityNetwork, createLpipsMetric } from '@sgi/losses';
+import { createIdentityNetwork, createLpipsMetric } from '@sgi/eval';
 import { runsRoot, workspaceRoot } from '../workspace.js';
 
 export function tableCommand(y: Argv): Argv {
