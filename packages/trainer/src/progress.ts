@@ -8,7 +8,8 @@ export interface Progress {
   stop(): void;
 }
 
-export function createProgress(label: string, total: number, start: number, opts: { tty?: boolean; every?: number } = {}): Progress {
+export function createProgress(label: string, total: number, start: number, opts: { tty?: boolean; every?: number; quiet?: boolean } = {}): Progress {
+  if (opts.quiet) return { update: () => {}, log: () => {}, stop: () => {} };
   const tty = opts.tty ?? (process.stdout.isTTY === true && !process.env.CI);
   if (tty) {
     const bar = new cliProgress.SingleBar(

@@ -194,11 +194,14 @@ export async function train(c: Config, opts: TrainOptions): Promise<TrainResult>
 
   const total = c.train.steps;
   const end = Math.min(total, opts.stopAfter ?? total);
-  const progress = createProgress(`train ${c.name}`, total, startStep, { tty: opts.tty, every: c.train.logEvery });
+  const progress = createProgress(`train ${c.name}`, total, startStep, { tty: opts.tty, every: c.train.logEvery, quiet: opts.quiet });
   const B = c.train.batchSize, S = c.encoder.inputSize;
   let next = startStep < end ? data.batch(startStep) : null;
   let t0 = Date.now();
   let imagesSince = 0;
+  // per-term sums since the last log line: the logged values are means over those steps
+  let sums: Record<string, number> = {};
+  let stepsSince = 0;
   try {
     for (let step = startStep + 1; step <= end; step++) {
       const batch = await next!;
@@ -223,13 +226,18 @@ export async function train(c: Config, opts: TrainOptions): Promise<TrainResult>
         throw new Error(`non-finite loss at step ${step} (term${bad.length > 1 ? 's' : ''} ${bad.join(', ') || 'total'}); last good checkpoint: ${lastCheckpoint ?? 'none'}`);
       }
       imagesSince += B;
+      stepsSince++;
+      for (const [k, v] of Object.entries({ ...terms, loss: totalLoss })) sums[k] = (sums[k] ?? 0) + v;
       if (step % c.train.logEvery === 0 || step === end) {
         const secs = (Date.now() - t0) / 1000;
         const ips = imagesSince / Math.max(secs, 1e-9);
-        writeMetrics({ step, kind: 'train', loss: totalLoss, ...terms, lr: c.train.lr, imagesPerSec: ips });
-        progress.update(step, { loss: totalLoss.toFixed(4), 'img/s': ips.toFixed(1) });
+        const means = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / stepsSince]));
+        writeMetrics({ step, kind: 'train', ...means, lr: c.train.lr, imagesPerSec: ips });
+        progress.update(step, { loss: means.loss!.toFixed(4), 'img/s': ips.toFixed(1) });
         t0 = Date.now();
         imagesSince = 0;
+        stepsSince = 0;
+        sums = {};
       }
       if (step % c.train.valEvery === 0 || step === total) {
         const v = await runValidation(step);
