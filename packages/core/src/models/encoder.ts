@@ -160,3 +160,15 @@ export class Encoder extends Module {
 function upsampleAdd(x: Tensor, y: Tensor): Tensor {
   return ops.add(ops.interpolateBilinear(x, [y.shape[2]!, y.shape[3]!], { alignCorners: true }), y);
 }
+
+/**
+ * The encoder's weights from a checkpoint's tensors: pSp/E2Style checkpoints keep them under
+ * `encoder.` (beside `decoder.*` and `latent_avg`); plain state dicts have bare names.
+ */
+export function encoderStateFromCheckpoint<T>(tensors: Map<string, T>): Map<string, T> {
+  const prefixed = [...tensors.keys()].some((k) => k.startsWith('encoder.'));
+  if (!prefixed) return tensors;
+  const out = new Map<string, T>();
+  for (const [k, t] of tensors) if (k.startsWith('encoder.')) out.set(k.slice('encoder.'.length), t);
+  return out;
+}

@@ -8,3 +8,4 @@ export * from './activation.js';
 export * from './loss.js';
 export * from './pooling.js';
 export * from './resample.js';
+export * from './modulated_conv.js';
