@@ -9,7 +9,7 @@ import * as os from 'node:os';
 if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'passive';
 const core = await import('../index.js');
 const { Tensor, Rng, native, noGrad, tidy, Encoder, PAPER_ENCODER, StyleGAN2Generator } = core;
-type TensorT = InstanceType<typeof Tensor>;
+
 
 const rounds = Number(process.env.SGI_BENCH_ROUNDS ?? 3);
 const filter = process.argv[2] ?? '';
