@@ -18,6 +18,8 @@ export interface NativeInfo {
 export interface NativeMemory {
   cpuBytes: number; cpuPeakBytes: number; cudaBytes: number; cudaPeakBytes: number;
   liveStorages: number; allocations: number;
+  /** Bytes kept by the CPU caching allocator for reuse (not counted in cpuBytes). */
+  cpuCachedBytes: number;
 }
 type S = Storage;
 type Opt = Storage | null;
@@ -30,6 +32,8 @@ export interface Native {
   copyInto(dst: S, src: S): void;
   memory(): NativeMemory;
   resetPeakMemory(): void;
+  /** Returns the CPU caching allocator's blocks to the system. */
+  emptyCache(): void;
   info(): NativeInfo;
   setNumThreads(n: number): void;
   synchronize(): void;

@@ -2,6 +2,7 @@
 // compiler vectorises the contiguous cases; the outer dimensions are split across threads.
 #include <cstring>
 #include <type_traits>
+#include <algorithm>
 #include <vector>
 #include "common/kernels/elementwise.h"
 #include "common/kernels/elementwise_math.h"
@@ -104,47 +105,123 @@ void strided_copy(const StridedShape& s, const float* src, int64_t src_offset, f
   });
 }
 
-void sum_reduce(int ndim, const int64_t* shape, const uint8_t* reduce, const float* x, float* out) {
-  // Walk = kept dims (outer, one output each) then reduced dims (inner), both over x's strides.
+namespace {
+// Merges neighbouring dims with the same reduce flag (they are contiguous together) and drops
+// size-1 dims, so most reductions become 2 or 3 dims.
+int coalesce(int ndim, const int64_t* shape, const uint8_t* reduce, int64_t* cs, uint8_t* cr) {
+  int n = 0;
+  for (int d = 0; d < ndim; ++d) {
+    if (shape[d] == 1) continue;
+    if (n > 0 && cr[n - 1] == reduce[d]) cs[n - 1] *= shape[d];
+    else { cs[n] = shape[d]; cr[n] = reduce[d]; ++n; }
+  }
+  return n;
+}
+
+// Sums over the dims flagged in `reduce` of a contiguous x whose innermost dim is kept:
+// out[o, k] = sum_r x[offset(o, r) + k], rows accumulated in double (vectorised over k).
+void reduce_rows(int n, const int64_t* cs, const uint8_t* cr, const float* x, float* out) {
+  int64_t inner = cs[n - 1];
   int64_t strides[kMaxDims];
   int64_t acc = 1;
-  for (int d = ndim - 1; d >= 0; --d) { strides[d] = acc; acc *= shape[d]; }
+  for (int d = n - 1; d >= 0; --d) { strides[d] = acc; acc *= cs[d]; }
   StridedShape kept, red;
-  for (int d = 0; d < ndim; ++d) {
-    StridedShape& t = reduce[d] ? red : kept;
-    t.shape[t.ndim] = shape[d];
+  for (int d = 0; d < n - 1; ++d) {
+    StridedShape& t = cr[d] ? red : kept;
+    t.shape[t.ndim] = cs[d];
     t.stride_a[t.ndim] = strides[d];
     t.ndim++;
   }
   int64_t n_out = kept.numel(), n_red = red.numel();
-  auto reduce_one = [&](int64_t o, int64_t rbegin, int64_t rend) {
+  auto rows = [&](int64_t o, int64_t rbegin, int64_t rend, double* sum) {
     int64_t base, unused;
     strided_offsets(kept, o, &base, &unused);
-    double sum = 0.0;
+    for (int64_t k = 0; k < inner; ++k) sum[k] = 0.0;
     for (int64_t r = rbegin; r < rend; ++r) {
       int64_t off;
       strided_offsets(red, r, &off, &unused);
-      sum += x[base + off];
+      const float* row = x + base + off;
+      for (int64_t k = 0; k < inner; ++k) sum[k] += row[k];
     }
-    return sum;
   };
-  if (n_out >= num_threads() || n_red < 65536) {
-    parallel_for(n_out, std::max<int64_t>(1, 65536 / std::max<int64_t>(n_red, 1)), [&](int64_t begin, int64_t end) {
-      for (int64_t o = begin; o < end; ++o) out[o] = float(reduce_one(o, 0, n_red));
+  if (n_out >= num_threads() || n_red * inner < 65536) {
+    parallel_for(n_out, 1, [&](int64_t begin, int64_t end) {
+      std::vector<double> sum(static_cast<size_t>(inner));
+      for (int64_t o = begin; o < end; ++o) {
+        rows(o, 0, n_red, sum.data());
+        for (int64_t k = 0; k < inner; ++k) out[o * inner + k] = float(sum[k]);
+      }
+    });
+    return;
+  }
+  // few output rows: split the reduced rows across threads, then add the partial rows
+  int threads = num_threads();
+  std::vector<double> partial(size_t(threads) * size_t(n_out * inner), 0.0);
+  parallel_for(n_red, 16, [&](int64_t begin, int64_t end) {
+    double* mine = partial.data() + size_t(omp_get_thread_num()) * size_t(n_out * inner);
+    std::vector<double> sum(static_cast<size_t>(inner));
+    for (int64_t o = 0; o < n_out; ++o) {
+      rows(o, begin, end, sum.data());
+      for (int64_t k = 0; k < inner; ++k) mine[o * inner + k] += sum[k];
+    }
+  });
+  for (int64_t i = 0; i < n_out * inner; ++i) {
+    double v = 0.0;
+    for (int t = 0; t < threads; ++t) v += partial[size_t(t) * size_t(n_out * inner) + size_t(i)];
+    out[i] = float(v);
+  }
+}
+}  // namespace
+
+void sum_reduce(int ndim, const int64_t* shape, const uint8_t* reduce, const float* x, float* out) {
+  int64_t cs[kMaxDims];
+  uint8_t cr[kMaxDims];
+  int n = coalesce(ndim, shape, reduce, cs, cr);
+  int64_t total = 1;
+  for (int d = 0; d < n; ++d) total *= cs[d];
+  if (n == 0 || total == 0) {  // a single element (or none): copy
+    if (total == 1) out[0] = x[0];
+    return;
+  }
+  bool any_reduced = false;
+  for (int d = 0; d < n; ++d) any_reduced |= cr[d] != 0;
+  if (!any_reduced) {
+    std::memcpy(out, x, size_t(total) * sizeof(float));
+    return;
+  }
+  if (!cr[n - 1]) {
+    reduce_rows(n, cs, cr, x, out);
+    return;
+  }
+  // innermost dim reduced: sum its contiguous runs first, then reduce what is left
+  int64_t inner = cs[n - 1], runs = total / inner;
+  std::vector<float> partial(static_cast<size_t>(runs));
+  float* dst = n == 1 ? out : partial.data();
+  if (runs >= num_threads() || inner < 65536) {
+    parallel_for(runs, std::max<int64_t>(1, 16384 / inner), [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const float* p = x + r * inner;
+        double sum = 0.0;
+        for (int64_t k = 0; k < inner; ++k) sum += p[k];
+        dst[r] = float(sum);
+      }
     });
   } else {
-    // Few outputs, long reductions: split each reduction across threads.
-    std::vector<double> partial(size_t(num_threads()) * size_t(n_out), 0.0);
-    parallel_for(n_red, 65536, [&](int64_t begin, int64_t end) {
-      int t = omp_get_thread_num();
-      for (int64_t o = 0; o < n_out; ++o) partial[size_t(t) * n_out + o] = reduce_one(o, begin, end);
-    });
-    for (int64_t o = 0; o < n_out; ++o) {
-      double s = 0.0;
-      for (int t = 0; t < num_threads(); ++t) s += partial[size_t(t) * n_out + o];
-      out[o] = float(s);
+    for (int64_t r = 0; r < runs; ++r) {
+      const float* p = x + r * inner;
+      std::vector<double> part(size_t(num_threads()), 0.0);
+      parallel_for(inner, 65536, [&](int64_t begin, int64_t end) {
+        double sum = 0.0;
+        for (int64_t k = begin; k < end; ++k) sum += p[k];
+        part[size_t(omp_get_thread_num())] = sum;
+      });
+      double sum = 0.0;
+      for (double v : part) sum += v;
+      dst[r] = float(sum);
     }
   }
+  if (n == 1) return;
+  sum_reduce(n - 1, cs, cr, partial.data(), out);
 }
 
 void fill(int64_t n, float value, float* out) {

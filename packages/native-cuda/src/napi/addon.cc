@@ -58,7 +58,13 @@ SGI_NAPI(memory) {
   o.Set("cudaPeakBytes", double(m.cuda_peak));
   o.Set("liveStorages", double(m.live_storages));
   o.Set("allocations", double(m.allocations));
+  o.Set("cpuCachedBytes", double(cpu_cached_bytes()));
   return o;
+}
+
+SGI_NAPI(emptyCache) {
+  empty_cpu_cache();
+  return info.Env().Undefined();
 }
 
 SGI_NAPI(resetPeakMemory) {

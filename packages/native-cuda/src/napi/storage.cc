@@ -2,12 +2,79 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 namespace sgi {
 
 MemoryStats& memory_stats() {
   static MemoryStats s;
   return s;
+}
+
+// A caching allocator for CPU storages: freed blocks are kept by (rounded) size and handed out
+// again, so a training loop that allocates the same shapes every step stops paying for mmap,
+// munmap and first-touch page faults. Blocks are rounded to 64 bytes (small) or 64 KiB (large);
+// the cache is capped (SGI_CPU_CACHE_MB, default 4096) and emptied oldest-first beyond that.
+namespace {
+struct CpuCache {
+  std::unordered_map<size_t, std::vector<void*>> free_blocks;
+  std::vector<std::pair<size_t, void*>> order;  // insertion order, for eviction
+  size_t cached_bytes = 0;
+  size_t limit = [] {
+    const char* env = std::getenv("SGI_CPU_CACHE_MB");
+    return (env ? size_t(std::strtoull(env, nullptr, 10)) : size_t(4096)) << 20;
+  }();
+};
+CpuCache& cpu_cache() {
+  static CpuCache c;
+  return c;
+}
+size_t round_block(size_t bytes) {
+  const size_t big = size_t(64) << 10;
+  if (bytes == 0) return 64;
+  return bytes >= big ? (bytes + big - 1) / big * big : (bytes + 63) / 64 * 64;
+}
+void* cpu_block_alloc(size_t rounded) {
+  CpuCache& c = cpu_cache();
+  auto it = c.free_blocks.find(rounded);
+  if (it != c.free_blocks.end() && !it->second.empty()) {
+    void* p = it->second.back();
+    it->second.pop_back();
+    c.cached_bytes -= rounded;
+    for (size_t i = c.order.size(); i-- > 0;) {
+      if (c.order[i].second == p) { c.order.erase(c.order.begin() + long(i)); break; }
+    }
+    return p;
+  }
+  return std::aligned_alloc(64, rounded);
+}
+void cpu_block_free(void* p, size_t rounded) {
+  CpuCache& c = cpu_cache();
+  if (rounded > c.limit) { std::free(p); return; }
+  c.free_blocks[rounded].push_back(p);
+  c.order.emplace_back(rounded, p);
+  c.cached_bytes += rounded;
+  size_t drop = 0;
+  while (c.cached_bytes > c.limit && drop < c.order.size()) {
+    auto [size, q] = c.order[drop++];
+    auto& list = c.free_blocks[size];
+    for (size_t i = 0; i < list.size(); ++i) if (list[i] == q) { list.erase(list.begin() + long(i)); break; }
+    c.cached_bytes -= size;
+    std::free(q);
+  }
+  if (drop) c.order.erase(c.order.begin(), c.order.begin() + long(drop));
+}
+}  // namespace
+
+size_t cpu_cached_bytes() { return cpu_cache().cached_bytes; }
+
+void empty_cpu_cache() {
+  CpuCache& c = cpu_cache();
+  for (auto& [size, list] : c.free_blocks) for (void* p : list) std::free(p);
+  c.free_blocks.clear();
+  c.order.clear();
+  c.cached_bytes = 0;
 }
 
 Napi::FunctionReference Storage::constructor;
@@ -55,8 +122,7 @@ void Storage::Allocate(Napi::Env env, size_t numel, Device device) {
     m.cuda_bytes += bytes;
     if (m.cuda_bytes > m.cuda_peak) m.cuda_peak = m.cuda_bytes;
   } else {
-    size_t rounded = ((bytes + 63) / 64) * 64;
-    data_ = static_cast<float*>(std::aligned_alloc(64, rounded ? rounded : 64));
+    data_ = static_cast<float*>(cpu_block_alloc(round_block(bytes)));
     if (!data_) throw Napi::Error::New(env, "out of memory allocating " + std::to_string(bytes) + " bytes");
     m.cpu_bytes += bytes;
     if (m.cpu_bytes > m.cpu_peak) m.cpu_peak = m.cpu_bytes;
@@ -75,7 +141,7 @@ void Storage::Free(Napi::Env env) {
     if (data_) cuda::release(data_);
     m.cuda_bytes -= bytes;
   } else {
-    std::free(data_);
+    cpu_block_free(data_, round_block(bytes));
     m.cpu_bytes -= bytes;
     if (env) Napi::MemoryManagement::AdjustExternalMemory(env, -int64_t(bytes));
   }

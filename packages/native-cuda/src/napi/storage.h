@@ -12,6 +12,9 @@ struct MemoryStats {
   size_t live_storages = 0, allocations = 0;
 };
 MemoryStats& memory_stats();
+// Bytes held by the CPU caching allocator for reuse, and a way to give them back to the system.
+size_t cpu_cached_bytes();
+void empty_cpu_cache();
 
 class Storage : public Napi::ObjectWrap<Storage> {
  public:

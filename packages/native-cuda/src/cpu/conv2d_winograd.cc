@@ -1,0 +1,270 @@
+// Winograd F(4x4, 3x3) forward convolution (3x3, stride 1): 36 GEMMs of [K x C] x [C x tiles]
+// instead of one [K x 9C] x [9C x pixels] product, 4x fewer multiplies.
+//   1. weights: U = G g G^T, packed straight into the micro-kernel's A panels (once per call);
+//   2. per block of tiles (threads take blocks): inputs V = B^T d B packed straight into B panels,
+//      the 36 products with the micro-kernel of cpu/gemm_*.cc (no packing pass), and the output
+//      transform y = A^T M A (+ bias) scattered into y.
+// The batch is folded into the tiles, so small images still fill the GEMM. The transforms live in
+// winograd_impl.h, compiled once per ISA to match the micro-kernel's tile shape.
+#include <algorithm>
+#include <cstring>
+#include "common/cpu_features.h"
+#include "common/parallel.h"
+#include "cpu/gemm_internal.h"
+
+#define SGI_WINO_MR 4
+#define SGI_WINO_NR 8
+#include "cpu/winograd_impl.h"
+
+namespace sgi::cpu {
+
+namespace winograd {
+const Kernels* kernels_generic() { return &kWinogradKernels; }
+}  // namespace winograd
+
+using namespace gemm_detail;
+
+namespace {
+const winograd::Kernels& kernels_for(const MicroKernel& uk) {
+  const winograd::Kernels* k = nullptr;
+  if (uk.mr == 14 && uk.nr == 32) k = winograd::kernels_avx512();
+  else if (uk.mr == 6 && uk.nr == 16) k = winograd::kernels_avx2();
+  if (!k || k->mr != uk.mr || k->nr != uk.nr) k = winograd::kernels_generic();
+  return *k;
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+}  // namespace
+
+bool winograd_applicable(const Conv2dParams& p) {
+  return p.kh == 3 && p.kw == 3 && p.sh == 1 && p.sw == 1 && p.c > 0 && p.k > 0 && p.oh > 0 && p.ow > 0 && p.n > 0;
+}
+
+bool winograd_preferred(const Conv2dParams& p) {
+  if (!winograd_applicable(p)) return false;
+  const int64_t cg = p.c / p.groups, kg = p.k / p.groups;
+  const int64_t tiles = p.n * ceil_div(p.oh, 4) * ceil_div(p.ow, 4);
+  return cg >= 16 && kg >= 16 && tiles >= 32 && std::strcmp(cpu_isa(), "generic") != 0;
+}
+
+namespace {
+
+// Tile-block order (many tiles, U small enough to stay in cache): U for all output channels
+// once, then threads take blocks of tiles: V of the block, 36 products, output transform.
+void forward_tile_blocks(const MicroKernel& uk, const winograd::Kernels& wk, const winograd::Geometry& g, int64_t groups,
+                         const float* x, const float* w, const float* b, float* y) {
+  const int MR = wk.mr, NR = wk.nr;
+  const int64_t kpanels = g.kp / MR, tile_panels = ceil_div(g.tiles, NR);
+  // Tile panels per block: the block's V and M (36 x (cg + kp) x NR per panel) within ~512 KB so
+  // they stay in L2, and at least one block per thread when there are enough tiles.
+  const int64_t budget = int64_t(512) << 10;
+  int64_t nb = std::max<int64_t>(1, std::min<int64_t>(winograd::kMaxPanels, budget / (36 * (g.cg + g.kp) * NR * int64_t(sizeof(float)))));
+  nb = std::max<int64_t>(1, std::min(nb, ceil_div(tile_panels, num_threads())));
+  const int64_t blocks = ceil_div(tile_panels, nb);
+  const int64_t kc = ceil_div(g.cg, ceil_div(g.cg, 256));  // depth blocks: the B panel stays in L1
+  thread_local Workspace ws_u;
+  float* U = ws_u.get(size_t(36 * g.kp * g.cg));
+  for (int64_t gi = 0; gi < groups; ++gi) {
+    const float* wg = w + gi * g.kg * g.cg * 9;
+    parallel_for(kpanels, 1, [&](int64_t p0, int64_t p1) { wk.weights(g, wg, p0, p1, U, kpanels, 0); });
+    const float* xg = x + gi * g.cg * g.h * g.w;
+    float* yg = y + gi * g.kg * g.oh * g.ow;
+    const float* bg = b ? b + gi * g.kg : nullptr;
+    parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+      thread_local Workspace ws_v, ws_m;
+      float* V = ws_v.get(size_t(36 * nb * NR * g.cg));
+      float* M = ws_m.get(size_t(36 * g.kp * nb * NR));
+      for (int64_t blk = b0; blk < b1; ++blk) {
+        const int64_t tile0 = blk * nb * NR, panels = std::min(nb, tile_panels - blk * nb), ld = panels * NR;
+        wk.input(g, xg, tile0, panels, V);
+        for (int q = 0; q < 36; ++q) {
+          const float* Uq = U + q * kpanels * g.cg * MR;
+          const float* Vq = V + q * panels * g.cg * NR;
+          float* Mq = M + q * g.kp * ld;
+          for (int64_t c0 = 0; c0 < g.cg; c0 += kc) {
+            const int64_t kcc = std::min(kc, g.cg - c0);
+            const float beta = c0 == 0 ? 0.f : 1.f;
+            for (int64_t jp = 0; jp < panels; ++jp) {
+              const float* bp = Vq + (jp * g.cg + c0) * NR;
+              for (int64_t ip = 0; ip < kpanels; ++ip)
+                uk.tile(kcc, Uq + (ip * g.cg + c0) * MR, bp, Mq + ip * MR * ld + jp * NR, ld, 1.f, beta);
+            }
+          }
+        }
+        wk.output(g, M, g.kp, 0, g.kg, tile0, panels, bg, yg);
+      }
+    });
+  }
+}
+
+// Channel-panel order (few tiles, large U): V for every tile first, then threads take panels
+// of MR output channels: their U (36 x cg x MR, cache resident), the products over all tiles and
+// the output transform of those channels. U never travels to memory.
+void forward_channel_panels(const MicroKernel& uk, const winograd::Kernels& wk, const winograd::Geometry& g, int64_t groups,
+                            const float* x, const float* w, const float* b, float* y) {
+  const int MR = wk.mr, NR = wk.nr;
+  const int64_t kpanels = g.kp / MR, tile_panels = ceil_div(g.tiles, NR);
+  const int64_t nb = winograd::kMaxPanels, vblocks = ceil_div(tile_panels, nb);
+  const int64_t ld = tile_panels * NR;
+  const int64_t kc = ceil_div(g.cg, ceil_div(g.cg, 256));
+  thread_local Workspace ws_v;
+  float* V = ws_v.get(size_t(36 * tile_panels * NR * g.cg));
+  for (int64_t gi = 0; gi < groups; ++gi) {
+    const float* xg = x + gi * g.cg * g.h * g.w;
+    float* yg = y + gi * g.kg * g.oh * g.ow;
+    const float* bg = b ? b + gi * g.kg : nullptr;
+    const float* wg = w + gi * g.kg * g.cg * 9;
+    // V block v (nb panels) lives at V + v*36*nb*cg*NR in the layout of wk.input.
+    parallel_for(vblocks, 1, [&](int64_t v0, int64_t v1) {
+      for (int64_t v = v0; v < v1; ++v)
+        wk.input(g, xg, v * nb * NR, std::min(nb, tile_panels - v * nb), V + v * 36 * nb * g.cg * NR);
+    });
+    parallel_for(kpanels, 1, [&](int64_t p0, int64_t p1) {
+      thread_local Workspace ws_u, ws_m;
+      float* U = ws_u.get(size_t(36 * g.cg * MR));
+      float* M = ws_m.get(size_t(36 * MR * ld));
+      for (int64_t p = p0; p < p1; ++p) {
+        wk.weights(g, wg, p, p + 1, U, 1, p);
+        for (int q = 0; q < 36; ++q) {
+          const float* Uq = U + q * g.cg * MR;
+          float* Mq = M + q * MR * ld;
+          for (int64_t c0 = 0; c0 < g.cg; c0 += kc) {
+            const int64_t kcc = std::min(kc, g.cg - c0);
+            const float beta = c0 == 0 ? 0.f : 1.f;
+            for (int64_t jp = 0; jp < tile_panels; ++jp) {
+              const int64_t v = jp / nb, jl = jp % nb, pv = std::min(nb, tile_panels - v * nb);
+              const float* bp = V + v * 36 * nb * g.cg * NR + ((q * pv + jl) * g.cg + c0) * NR;
+              uk.tile(kcc, Uq + c0 * MR, bp, Mq + jp * NR, ld, 1.f, beta);
+            }
+          }
+        }
+        wk.output(g, M, MR, p * MR, std::min<int64_t>(g.kg, (p + 1) * MR), 0, tile_panels, bg, yg);
+      }
+    });
+  }
+}
+
+}  // namespace
+
+void winograd_forward(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y) {
+  const MicroKernel* ukp = &micro_kernel();
+  const winograd::Kernels& wk = kernels_for(*ukp);
+  if (wk.mr != ukp->mr || wk.nr != ukp->nr) ukp = &micro_kernel_generic();
+  const int MR = wk.mr;
+  winograd::Geometry g;
+  g.n = p.n; g.h = p.h; g.w = p.w; g.oh = p.oh; g.ow = p.ow;
+  g.tiles_h = ceil_div(p.oh, 4); g.tiles_w = ceil_div(p.ow, 4); g.tiles = p.n * g.tiles_h * g.tiles_w;
+  g.ph = p.ph; g.pw = p.pw;
+  g.cg = p.c / p.groups; g.kg = p.k / p.groups; g.kp = ceil_div(g.kg, MR) * MR;
+  g.x_image = p.c * p.h * p.w; g.y_image = p.k * p.oh * p.ow;
+  // U holds 36*kp*cg values, V 36*cg*tiles: keep the larger one out of the outer loop.
+  if (g.kp > g.tiles && g.kp >= int64_t(MR) * num_threads()) forward_channel_panels(*ukp, wk, g, p.groups, x, w, b, y);
+  else forward_tile_blocks(*ukp, wk, g, p.groups, x, w, b, y);
+}
+
+}  // namespace sgi::cpu
+
+namespace sgi::cpu {
+
+bool winograd_wgrad_preferred(const Conv2dParams& p) {
+  if (!winograd_applicable(p)) return false;
+  const int64_t cg = p.c / p.groups, kg = p.k / p.groups;
+  const int64_t per_image = ceil_div(p.oh, 4) * ceil_div(p.ow, 4);
+  return cg >= 16 && kg >= 16 && per_image >= 16 && std::strcmp(cpu_isa(), "generic") != 0;
+}
+
+// Weight gradient, F(3x3, 4x4): dU[q] = sum over tiles of E[q]^T V[q] (36 GEMMs whose depth is the
+// tiles), then gw = G^T dU G. Both sides are transformed with channels as lanes, from channels-last
+// copies of x and gy, straight into the micro-kernel's A (gy) and B (x) panels.
+//   (a) dU small: per image, threads take blocks of tiles and accumulate private dU, summed at the end;
+//   (b) dU large: all tiles are transformed first, then threads take the 36 products.
+void winograd_backward_weight(const Conv2dParams& p, const float* x, const float* gy, float* gw) {
+  const MicroKernel* ukp = &micro_kernel();
+  const winograd::Kernels& wk = kernels_for(*ukp);
+  if (wk.mr != ukp->mr || wk.nr != ukp->nr) ukp = &micro_kernel_generic();
+  const MicroKernel& uk = *ukp;
+  const int MR = wk.mr, NR = wk.nr;
+  winograd::Geometry g;
+  g.n = p.n; g.h = p.h; g.w = p.w; g.oh = p.oh; g.ow = p.ow;
+  g.tiles_h = ceil_div(p.oh, 4); g.tiles_w = ceil_div(p.ow, 4); g.tiles = p.n * g.tiles_h * g.tiles_w;
+  g.ph = p.ph; g.pw = p.pw;
+  g.cg = p.c / p.groups; g.kg = p.k / p.groups; g.kp = ceil_div(g.kg, MR) * MR;
+  g.x_image = p.c * p.h * p.w; g.y_image = p.k * p.oh * p.ow;
+  const int64_t cpanels = ceil_div(g.cg, NR), cp = cpanels * NR, kpanels = g.kp / MR;
+  const int64_t per_image = g.tiles_h * g.tiles_w;
+  const int64_t xrows = 4 * g.tiles_h + 2, xcols = 4 * g.tiles_w + 2, grows = 4 * g.tiles_h, gcols = 4 * g.tiles_w;
+  const int threads = omp_in_parallel() ? 1 : num_threads();
+  const int64_t du_size = 36 * g.kp * cp;
+  const bool private_sums = du_size * int64_t(sizeof(float)) * threads <= (int64_t(8) << 20);
+
+  thread_local Workspace ws_x, ws_g, ws_du, ws_ab;
+  float* xt = ws_x.get(size_t(xrows * xcols * cp));
+  float* gt = ws_g.get(size_t(grows * gcols * g.kp));
+  auto build = [&](int64_t n, int64_t gi) {
+    const float* xs = x + n * g.x_image + gi * g.cg * p.h * p.w;
+    const float* gs = gy + n * g.y_image + gi * g.kg * p.oh * p.ow;
+    parallel_for(xrows + grows, 8, [&](int64_t r0, int64_t r1) {
+      const int64_t a0 = std::min(r0, xrows), a1 = std::min(r1, xrows);
+      if (a0 < a1) wk.nhwc(xs, g.cg, p.h, p.w, p.ph, p.pw, a0, a1, xcols, cp, xt);
+      const int64_t b0 = std::max(r0, xrows) - xrows, b1 = std::max(r1, xrows) - xrows;
+      if (b0 < b1) wk.nhwc(gs, g.kg, p.oh, p.ow, 0, 0, b0, b1, gcols, g.kp, gt);
+    });
+  };
+  for (int64_t gi = 0; gi < p.groups; ++gi) {
+    float* gwg = gw + gi * g.kg * g.cg * 9;
+    if (private_sums) {
+      const int64_t tb = std::clamp<int64_t>((int64_t(2) << 20) / (36 * (g.kp + cp) * int64_t(sizeof(float))), 32, per_image);
+      const int64_t blocks = ceil_div(per_image, tb);
+      float* sums = ws_du.get(size_t(du_size * threads));
+      parallel_for(du_size * threads, 1 << 16, [&](int64_t i0, int64_t i1) { std::memset(sums + i0, 0, size_t(i1 - i0) * sizeof(float)); });
+      for (int64_t n = 0; n < p.n; ++n) {
+        build(n, gi);
+        parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+          thread_local Workspace ws_a, ws_b;
+          float* A = ws_a.get(size_t(36 * g.kp * tb));
+          float* B = ws_b.get(size_t(36 * cp * tb));
+          float* du = sums + int64_t(omp_get_thread_num()) * du_size;
+          for (int64_t blk = b0; blk < b1; ++blk) {
+            const int64_t t0 = blk * tb, t1 = std::min(per_image, t0 + tb), depth = t1 - t0;
+            wk.wg_x(g, xt, xcols, cp, t0, t1, cpanels, depth, 0, B);
+            wk.wg_gy(g, gt, gcols, g.kp, t0, t1, kpanels, depth, 0, A);
+            for (int q = 0; q < 36; ++q)
+              for (int64_t cpn = 0; cpn < cpanels; ++cpn) {
+                const float* bp = B + (q * cpanels + cpn) * depth * NR;
+                for (int64_t kpn = 0; kpn < kpanels; ++kpn)
+                  uk.tile(depth, A + (q * kpanels + kpn) * depth * MR, bp, du + (q * g.kp + kpn * MR) * cp + cpn * NR, cp, 1.f, 1.f);
+              }
+          }
+        });
+      }
+      parallel_for(du_size, 1 << 14, [&](int64_t i0, int64_t i1) {
+        for (int t = 1; t < threads; ++t)
+          for (int64_t i = i0; i < i1; ++i) sums[i] += sums[t * du_size + i];
+      });
+      parallel_for(g.kg, 4, [&](int64_t k0, int64_t k1) { wk.wg_finish(g, sums, cp, k0, k1, gwg); });
+    } else {
+      const int64_t depth = p.n * per_image;
+      float* A = ws_ab.get(size_t(36 * (g.kp + cp) * depth));
+      float* B = A + 36 * g.kp * depth;
+      for (int64_t n = 0; n < p.n; ++n) {
+        build(n, gi);
+        parallel_for(per_image, 4, [&](int64_t t0, int64_t t1) {
+          wk.wg_x(g, xt, xcols, cp, t0, t1, cpanels, depth, n * per_image + t0, B);
+          wk.wg_gy(g, gt, gcols, g.kp, t0, t1, kpanels, depth, n * per_image + t0, A);
+        });
+      }
+      float* du = ws_du.get(size_t(du_size));
+      parallel_for(36, 1, [&](int64_t q0, int64_t q1) {
+        for (int64_t q = q0; q < q1; ++q)
+          for (int64_t cpn = 0; cpn < cpanels; ++cpn) {
+            const float* bp = B + (q * cpanels + cpn) * depth * NR;
+            for (int64_t kpn = 0; kpn < kpanels; ++kpn)
+              uk.tile(depth, A + (q * kpanels + kpn) * depth * MR, bp, du + (q * g.kp + kpn * MR) * cp + cpn * NR, cp, 1.f, 0.f);
+          }
+      });
+      parallel_for(g.kg, 4, [&](int64_t k0, int64_t k1) { wk.wg_finish(g, du, cp, k0, k1, gwg); });
+    }
+  }
+}
+
+}  // namespace sgi::cpu

@@ -1,0 +1,59 @@
+// AVX-512 GEMM micro-kernel: a 14 x 32 tile of C in 28 zmm accumulators; per k, two aligned
+// loads of the packed B row and 14 broadcasts of the packed A column (compiled with -mavx512f).
+#include <immintrin.h>
+#include "cpu/gemm_internal.h"
+
+namespace sgi::cpu::gemm_detail {
+
+namespace {
+constexpr int MR = 14, NR = 32;
+
+#define SGI_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
+
+void tile_14x32(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta) {
+#define SGI_DECL(r) __m512 c##r##0 = _mm512_setzero_ps(), c##r##1 = _mm512_setzero_ps();
+  SGI_ROWS(SGI_DECL)
+#undef SGI_DECL
+#define SGI_PF(r) _mm_prefetch(reinterpret_cast<const char*>(c + (r) * ldc), _MM_HINT_T0); \
+                  _mm_prefetch(reinterpret_cast<const char*>(c + (r) * ldc + 16), _MM_HINT_T0);
+  if (beta != 0.f) { SGI_ROWS(SGI_PF) }
+#undef SGI_PF
+#define SGI_FMA(r)                                   \
+  {                                                  \
+    const __m512 ar = _mm512_set1_ps(a[r]);          \
+    c##r##0 = _mm512_fmadd_ps(ar, b0, c##r##0);      \
+    c##r##1 = _mm512_fmadd_ps(ar, b1, c##r##1);      \
+  }
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * NR), _MM_HINT_T0);
+    SGI_ROWS(SGI_FMA)
+    a += MR;
+    b += NR;
+  }
+#undef SGI_FMA
+  const __m512 va = _mm512_set1_ps(alpha);
+  if (beta == 0.f) {
+#define SGI_STORE(r)                                                   \
+  _mm512_storeu_ps(c + (r) * ldc, _mm512_mul_ps(va, c##r##0));         \
+  _mm512_storeu_ps(c + (r) * ldc + 16, _mm512_mul_ps(va, c##r##1));
+    SGI_ROWS(SGI_STORE)
+#undef SGI_STORE
+  } else {
+    const __m512 vb = _mm512_set1_ps(beta);
+#define SGI_UPDATE(r)                                                                                          \
+  _mm512_storeu_ps(c + (r) * ldc, _mm512_fmadd_ps(va, c##r##0, _mm512_mul_ps(vb, _mm512_loadu_ps(c + (r) * ldc)))); \
+  _mm512_storeu_ps(c + (r) * ldc + 16, _mm512_fmadd_ps(va, c##r##1, _mm512_mul_ps(vb, _mm512_loadu_ps(c + (r) * ldc + 16))));
+    SGI_ROWS(SGI_UPDATE)
+#undef SGI_UPDATE
+  }
+}
+#undef SGI_ROWS
+
+// mc: A block 14*24 x kc in L2; kc 256: the B panel (32 KB) stays in L1 across the A panels.
+const MicroKernel kAvx512 = {"avx512-14x32", MR, NR, MR * 24, 256, 32 * 96, tile_14x32};
+}  // namespace
+
+const MicroKernel* micro_kernel_avx512() { return &kAvx512; }
+
+}  // namespace sgi::cpu::gemm_detail

@@ -1,0 +1,90 @@
+// Internals of the CPU GEMM shared by cpu/gemm*.cc and cpu/conv2d*.cc (not part of the kernel
+// interface): the micro-kernel table of each ISA, the packing interfaces and the blocked driver.
+//
+// Packed layouts (BLIS style):
+//   A block (rows i0..i0+mc, depth k0..k0+kc) -> panels of MR rows, panel p at dst + p*MR*kc,
+//     element (r, k) at [k*MR + r]; rows past mc are zero.
+//   B block (depth k0..k0+kc, cols j0..j0+nc) -> panels of NR columns, panel q at dst + q*NR*kc,
+//     element (k, c) at [k*NR + c]; columns past nc are zero.
+// Convolutions supply packers that read the image directly (implicit im2col), so the driver never
+// needs the full im2col matrix.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+
+namespace sgi::cpu::gemm_detail {
+
+class PackA {
+ public:
+  virtual ~PackA() = default;
+  virtual void pack(int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr, float* dst) const = 0;
+};
+class PackB {
+ public:
+  virtual ~PackB() = default;
+  virtual void pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const = 0;
+};
+
+struct MicroKernel {
+  const char* name;
+  int mr, nr;
+  int mc, kc, nc;  // cache blocking: A block mc x kc (L2), B block kc x nc, B panel kc x nr (L1)
+  // Full MR x NR tile: C[r*ldc + c] = alpha * sum_k a[k*MR + r] * b[k*NR + c] + beta * C[r*ldc + c]
+  // (beta == 0: C is not read). a and b are packed panels; b is 64-byte aligned.
+  void (*tile)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta);
+};
+const MicroKernel* micro_kernel_avx512();  // cpu/gemm_avx512.cc
+const MicroKernel* micro_kernel_avx2();    // cpu/gemm_avx2.cc
+const MicroKernel& micro_kernel_generic();
+// The kernel for the CPU found at run time (SGI_ISA may force a lower one).
+const MicroKernel& micro_kernel();
+
+// C[M x N] (row stride ldc) = alpha * opA * opB + beta * C with the given packers. Uses every
+// thread unless `serial` or already inside a parallel region.
+void gemm_packed(const MicroKernel& uk, int64_t M, int64_t N, int64_t K, float alpha, const PackA& a, const PackB& b,
+                 float beta, float* C, int64_t ldc, bool serial = false);
+
+// Plain row-major matrices (op = identity or transpose) as packers.
+class MatrixPackA final : public PackA {
+ public:
+  MatrixPackA(const float* A, int64_t lda, bool trans) : A_(A), lda_(lda), trans_(trans) {}
+  void pack(int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr, float* dst) const override;
+ private:
+  const float* A_;
+  int64_t lda_;
+  bool trans_;
+};
+class MatrixPackB final : public PackB {
+ public:
+  MatrixPackB(const float* B, int64_t ldb, bool trans) : B_(B), ldb_(ldb), trans_(trans) {}
+  void pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const override;
+ private:
+  const float* B_;
+  int64_t ldb_;
+  bool trans_;
+};
+
+// A grow-only 64-byte-aligned float buffer (one per thread via thread_local: no allocation in
+// steady state).
+struct Workspace {
+  float* ptr = nullptr;
+  size_t size = 0;
+  Workspace() = default;
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  ~Workspace() { std::free(ptr); }
+  float* get(size_t n) {
+    if (n > size) {
+      std::free(ptr);
+      size_t bytes = ((n * sizeof(float) + 4095) / 4096) * 4096;
+      ptr = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (!ptr) { size = 0; throw std::bad_alloc(); }
+      size = bytes / sizeof(float);
+    }
+    return ptr;
+  }
+};
+
+}  // namespace sgi::cpu::gemm_detail

@@ -1,0 +1,116 @@
+// Node-API glue for the convolution family (see common/kernels/conv2d.h): argument checks and
+// device dispatch only. Every function takes the geometry as one array
+//   params = [n, c, h, w, k, kh, kw, sh, sw, ph, pw, groups]
+// (input [n, c, h, w], weight [k, c/groups, kh, kw]); the output size is derived here and every
+// storage is checked against it, so a wrong call throws instead of reading out of bounds.
+#include <string>
+#include "common/kernels/conv2d.h"
+#include "napi/registry.h"
+
+namespace sgi {
+
+namespace {
+std::string dims(std::initializer_list<int64_t> d) {
+  std::string s = "[";
+  bool first = true;
+  for (int64_t v : d) { s += (first ? "" : ", ") + std::to_string(v); first = false; }
+  return s + "]";
+}
+
+Conv2dParams conv_params(const Args& args, size_t i) {
+  std::vector<int64_t> v = args.ints(i, "params");
+  if (v.size() != 12) args.fail("'params' must be [n, c, h, w, k, kh, kw, sh, sw, ph, pw, groups]");
+  const int64_t lim = int64_t(1) << 31;
+  for (int64_t e : v)
+    if (e < 0 || e >= lim) args.fail("params " + std::to_string(e) + " out of range (sizes must be non-negative)");
+  Conv2dParams p;
+  p.n = v[0]; p.c = v[1]; p.h = v[2]; p.w = v[3]; p.k = v[4];
+  p.kh = int(v[5]); p.kw = int(v[6]); p.sh = int(v[7]); p.sw = int(v[8]); p.ph = int(v[9]); p.pw = int(v[10]); p.groups = int(v[11]);
+  const std::string in = "input " + dims({p.n, p.c, p.h, p.w});
+  if (p.groups < 1) args.fail("groups must be >= 1, got " + std::to_string(p.groups));
+  if (p.kh < 1 || p.kw < 1) args.fail("kernel size " + dims({p.kh, p.kw}) + " must be positive");
+  if (p.sh < 1 || p.sw < 1) args.fail("stride " + dims({p.sh, p.sw}) + " must be positive");
+  if (p.c % p.groups != 0) args.fail(in + ": " + std::to_string(p.c) + " input channels are not divisible by groups " + std::to_string(p.groups));
+  if (p.k % p.groups != 0) args.fail(std::to_string(p.k) + " output channels are not divisible by groups " + std::to_string(p.groups));
+  if (p.h + 2 * p.ph < p.kh || p.w + 2 * p.pw < p.kw)
+    args.fail(in + " with padding " + dims({p.ph, p.pw}) + " is smaller than the kernel " + dims({p.kh, p.kw}));
+  p.oh = (p.h + 2 * p.ph - p.kh) / p.sh + 1;
+  p.ow = (p.w + 2 * p.pw - p.kw) / p.sw + 1;
+  return p;
+}
+
+size_t x_numel(const Conv2dParams& p) { return size_t(p.n * p.c * p.h * p.w); }
+size_t w_numel(const Conv2dParams& p) { return size_t(p.k * (p.c / p.groups) * p.kh * p.kw); }
+size_t y_numel(const Conv2dParams& p) { return size_t(p.n * p.k * p.oh * p.ow); }
+}  // namespace
+
+// conv2dForward(x, w, b | null, y, params)
+SGI_NAPI(conv2dForward) {
+  Args args(info, "conv2dForward");
+  Storage *x = args.tensor(0, "x"), *w = args.tensor(1, "w"), *b = args.optional_tensor(2, "b"), *y = args.tensor(3, "y");
+  const Conv2dParams p = conv_params(args, 4);
+  args.data(x, x_numel(p), "x");
+  args.data(w, w_numel(p), "w");
+  args.data(b, size_t(p.k), "b");
+  args.data(y, y_numel(p), "y");
+  const Device dev = args.device({x, w, b, y});
+  SGI_DISPATCH(dev, conv2d_forward, p, x->data(), w->data(), b ? b->data() : nullptr, y->data());
+  return info.Env().Undefined();
+}
+
+// conv2dBackwardInput(w, gy, gx, params)
+SGI_NAPI(conv2dBackwardInput) {
+  Args args(info, "conv2dBackwardInput");
+  Storage *w = args.tensor(0, "w"), *gy = args.tensor(1, "gy"), *gx = args.tensor(2, "gx");
+  const Conv2dParams p = conv_params(args, 3);
+  args.data(w, w_numel(p), "w");
+  args.data(gy, y_numel(p), "gy");
+  args.data(gx, x_numel(p), "gx");
+  const Device dev = args.device({w, gy, gx});
+  SGI_DISPATCH(dev, conv2d_backward_input, p, w->data(), gy->data(), gx->data());
+  return info.Env().Undefined();
+}
+
+// conv2dBackwardWeight(x, gy, gw, params)
+SGI_NAPI(conv2dBackwardWeight) {
+  Args args(info, "conv2dBackwardWeight");
+  Storage *x = args.tensor(0, "x"), *gy = args.tensor(1, "gy"), *gw = args.tensor(2, "gw");
+  const Conv2dParams p = conv_params(args, 3);
+  args.data(x, x_numel(p), "x");
+  args.data(gy, y_numel(p), "gy");
+  args.data(gw, w_numel(p), "gw");
+  const Device dev = args.device({x, gy, gw});
+  SGI_DISPATCH(dev, conv2d_backward_weight, p, x->data(), gy->data(), gw->data());
+  return info.Env().Undefined();
+}
+
+// conv2dBackwardBias(gy, gb, params)
+SGI_NAPI(conv2dBackwardBias) {
+  Args args(info, "conv2dBackwardBias");
+  Storage *gy = args.tensor(0, "gy"), *gb = args.tensor(1, "gb");
+  const Conv2dParams p = conv_params(args, 2);
+  args.data(gy, y_numel(p), "gy");
+  args.data(gb, size_t(p.k), "gb");
+  const Device dev = args.device({gy, gb});
+  SGI_DISPATCH(dev, conv2d_backward_bias, p, gy->data(), gb->data());
+  return info.Env().Undefined();
+}
+
+// conv2dAlgorithm(name?) -> the CPU forward algorithm in force ('auto' | 'gemm' | 'winograd');
+// with a name, sets it first (tests and benchmarks compare the paths).
+SGI_NAPI(conv2dAlgorithm) {
+  Args args(info, "conv2dAlgorithm");
+  static const char* names[] = {"auto", "gemm", "winograd"};
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    if (!info[0].IsString()) args.fail("argument 'name' must be 'auto', 'gemm' or 'winograd'");
+    const std::string s = info[0].As<Napi::String>().Utf8Value();
+    int found = -1;
+    for (int i = 0; i < 3; ++i)
+      if (s == names[i]) found = i;
+    if (found < 0) args.fail("unknown algorithm '" + s + "' (expected 'auto', 'gemm' or 'winograd')");
+    cpu::conv2d_set_algorithm(ConvAlgo(found));
+  }
+  return Napi::String::New(info.Env(), names[int(cpu::conv2d_algorithm())]);
+}
+
+}  // namespace sgi
