@@ -18,3 +18,15 @@ const args = [cmakeJs, verb, '-O', out, `--CDSGI_CUDA=${cuda}`, '--parallel', '2
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 if (r.status !== 0) process.exit(r.status ?? 1);
 fs.writeFileSync(stamp, options);
+
+// A shared library links even when a kernel it declares was never defined (e.g. a missing .cu
+// file); calling that op would then crash the process. Fail the build instead.
+const addon = path.join(root, out, 'Release', 'sgi_native.node');
+const nm = spawnSync('nm', ['-DC', '--undefined-only', addon], { encoding: 'utf8' });
+if (nm.status === 0) {
+  const missing = nm.stdout.split('\n').filter((l) => /\bsgi::/.test(l));
+  if (missing.length) {
+    console.error(`sgi build: ${missing.length} kernel symbol(s) are declared but not defined:\n${missing.join('\n')}`);
+    process.exit(1);
+  }
+}

@@ -77,6 +77,8 @@ export const TrainSchema = z.strictObject({
   keepLast: z.number().int().positive().default(2),
   sampleEvery: z.number().int().positive().default(500),
   threads: z.number().int().positive().optional(),
+  /** Generator noise while training: 'random' (pSp/E2Style) or the generator's stored buffers. */
+  noise: z.enum(['random', 'stored']).default('random'),
 });
 
 export const ConfigSchema = z.strictObject({

@@ -211,7 +211,7 @@ export async function train(c: Config, opts: TrainOptions): Promise<TrainResult>
       let totalLoss = 0;
       scope.run(() => {
         const x = Tensor.fromArray(batch, [B, 3, S, S]);
-        const { images } = exp.model.forward(x, { trainFrom: stage, withImages: true });
+        const { images } = exp.model.forward(x, { trainFrom: stage, withImages: true, noise: c.train.noise, rng: new Rng(c.seed * 7919 + step) });
         const out = loss.forward(images[images.length - 1]!, x);
         terms = out.terms;
         totalLoss = out.total.item();

@@ -8,13 +8,14 @@ import { Tensor } from '../tensor.js';
 import { Encoder } from './encoder.js';
 import { noGrad } from '../autograd.js';
 import * as ops from '../ops/index.js';
+import type { Rng } from '../random.js';
 
 /** What inversion needs from a generator. */
 export interface LatentGenerator extends Module {
   readonly nLatent: number;
   readonly styleDim: number;
   /** Images [B, 3, size, size] in [-1, 1] from W+ [B, nLatent, styleDim]. */
-  synthesis(wPlus: Tensor): Tensor;
+  synthesis(wPlus: Tensor, opts?: { noise?: 'stored' | 'random'; rng?: Rng }): Tensor;
 }
 
 export interface InversionResult {
@@ -60,7 +61,8 @@ export class MultiStageInversion extends Module {
    * Runs stages 1..upTo (default all). Stages before `trainFrom` run without gradients
    * (frozen, as while stage t trains); images of every stage are returned when `withImages`.
    */
-  forward(x: Tensor, opts: { upTo?: number; trainFrom?: number; withImages?: boolean } = {}): InversionResult {
+  forward(x: Tensor, opts: { upTo?: number; trainFrom?: number; withImages?: boolean; noise?: 'stored' | 'random'; rng?: Rng } = {}): InversionResult {
+    const synth = (w: Tensor) => this.facePool(this.generator.synthesis(w, { noise: opts.noise ?? 'stored', rng: opts.rng }));
     const upTo = opts.upTo ?? this.stages.length;
     const trainFrom = opts.trainFrom ?? 1;
     const codes: Tensor[] = [];
@@ -79,7 +81,7 @@ export class MultiStageInversion extends Module {
       const needImage = t < upTo || opts.withImages;
       if (needImage) {
         // the previous reconstruction is an input of the next stage, never a path for gradients
-        const img = t < upTo && t < trainFrom ? noGrad(() => this.facePool(this.generator.synthesis(w!))) : this.facePool(this.generator.synthesis(w));
+        const img = t < upTo && t < trainFrom ? noGrad(() => synth(w!)) : synth(w);
         images.push(img);
         prevImage = t < upTo ? img.detach() : img;
       }
