@@ -1,0 +1,96 @@
+// The sgi command as a user runs it (the built dist/main.js): help, info, convert, train, invert.
+import { describe, it, expect, beforeAll } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { readSafetensors } from '@sgi/core';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const cli = path.join(repo, 'packages/cli/dist/main.js');
+const fixtures = path.resolve(repo, process.env.FIXTURES_DIR ?? '../shared/fixtures');
+const faces = path.resolve(fixtures, '../data/aligned_faces_256');
+
+function sgi(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: repo, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 300_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe.skipIf(!fs.existsSync(cli))('sgi command line', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sgi-cli-'));
+  });
+
+  it('has --help on every command', () => {
+    const top = sgi(['--help']);
+    expect(top.code).toBe(0);
+    for (const c of ['info', 'invert', 'train', 'sweep', 'table', 'convert']) {
+      expect(top.out).toContain(c);
+      const h = sgi([c, '--help']);
+      expect(h.code, c).toBe(0);
+      expect(h.out.length).toBeGreaterThan(50);
+    }
+  });
+
+  it('info prints the exact parameter counts of the paper encoder and generator', () => {
+    const r = sgi(['info', '--config', 'configs/paper/stage2.yaml']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('84,920,000');
+    expect(r.out).toContain('84,921,728');
+    expect(r.out).toContain('30,370,060');
+  });
+
+  it('convert turns a PyTorch checkpoint into safetensors', () => {
+    const out = path.join(dir, 'g.safetensors');
+    const r = sgi(['convert', path.join(fixtures, 'generator_small_legacy.pt'), out]);
+    expect(r.code, r.err).toBe(0);
+    const f = readSafetensors(out);
+    expect(f.tensors.has('latent_avg')).toBe(true);
+    expect(f.tensors.has('g_ema.conv1.conv.weight')).toBe(true);
+  });
+
+  it('bad input gives one clear line, not a stack trace', () => {
+    const r = sgi(['convert', path.join(dir, 'missing.pt'), path.join(dir, 'x.safetensors')]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^error: .*missing\.pt/m);
+    expect(r.err).not.toMatch(/\n\s+at /);
+    const u = sgi(['info', '--config', path.join(dir, 'nope.yaml')]);
+    expect(u.code).toBe(1);
+    expect(u.err).toMatch(/config file not found/);
+  });
+
+  it('train then invert real photos: reconstructions, W+ codes, timing; unreadable files reported', () => {
+    const cfg = path.join(dir, 'micro.yaml');
+    fs.writeFileSync(cfg, stringify({
+      name: 'cli-micro', seed: 1,
+      generator: { size: 32, styleDim: 16, nMlp: 2, channels: { 4: 16, 8: 16, 16: 8, 32: 8 }, randomInit: true, meanLatentSamples: 32 },
+      encoder: { widths: [8, 8, 16], units: [1, 1, 1], pools: [3, 3, 3], inputSize: 32 },
+      loss: { l2: 1, lpips: 0, id: 0, parsing: 0 },
+      data: { kind: 'synthetic' },
+      train: { steps: 6, batchSize: 2, logEvery: 3, valEvery: 3, valImages: 2, checkpointEvery: 3 },
+    }));
+    const runs = path.join(dir, 'runs');
+    const none = sgi(['invert', '--config', cfg, '--input', faces, '--out', path.join(dir, 'o0')], { SGI_RUNS_DIR: runs });
+    expect(none.code).toBe(1);
+    expect(none.err).toMatch(/no checkpoint for 'cli-micro'.*train one first/);
+    const t = sgi(['train', '--config', cfg], { SGI_RUNS_DIR: runs });
+    expect(t.code, t.err).toBe(0);
+    expect(t.out).toMatch(/random-initialised: generator/);
+    const input = path.join(dir, 'photos');
+    fs.mkdirSync(input);
+    for (const f of fs.readdirSync(faces).slice(0, 2)) fs.copyFileSync(path.join(faces, f), path.join(input, f));
+    fs.writeFileSync(path.join(input, 'broken.png'), 'not a png');
+    const out = path.join(dir, 'out');
+    const r = sgi(['invert', '--config', cfg, '--input', input, '--out', out], { SGI_RUNS_DIR: runs });
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/skipped .*broken\.png/);
+    expect(r.out).toMatch(/inverted 2 image\(s\)/);
+    const names = fs.readdirSync(out);
+    expect(names.filter((n) => n.endsWith('.npy')).length).toBe(2);
+    expect(names.filter((n) => n.endsWith('_stages.png')).length).toBe(2);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'timing.json'), 'utf8')).skipped[0]).toMatch(/broken\.png/);
+  });
+});
