@@ -1,0 +1,72 @@
+// Training-step throughput (`npx nx run trainer:bench`): images/s of one full training step
+// (forward through the encoder and the frozen generator, losses, backward, optimizer step) for
+// the tiny config, and for the paper setting (256 input, 1024 generator, 1 stage) at batch 1 and
+// 4, with peak native memory and RSS. Loss networks without weight files run on random weights
+// (speed does not depend on the values). Usage: node packages/trainer/dist/bench/train.bench.js [filter]
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'passive';
+const { Scope, Tensor, Rng, native } = await import('@sgi/core');
+const { CombinedLoss } = await import('@sgi/losses');
+const { loadConfig, buildExperiment } = await import('../index.js');
+const { Ranger } = await import('../optim/index.js');
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+const filter = process.argv[2] ?? '';
+const steps = Number(process.env.SGI_BENCH_STEPS ?? 3);
+
+interface Case { name: string; config: string; batch: number; paper?: boolean }
+const cases: Case[] = [
+  { name: 'tiny stage 1 (64x64 generator), batch 4', config: 'configs/tiny/stage1.yaml', batch: 4 },
+  { name: 'tiny stage 2, batch 4', config: 'configs/tiny/stage2.yaml', batch: 4 },
+  { name: 'paper stage 1 (256 in, 1024 G), batch 1', config: 'configs/paper/stage1.yaml', batch: 1, paper: true },
+  { name: 'paper stage 1 (256 in, 1024 G), batch 4', config: 'configs/paper/stage1.yaml', batch: 4, paper: true },
+];
+
+console.log(`training-step benchmark: ${native.info().cpu.isa}, ${native.info().cpu.threads} threads, median of ${steps} steps after a warm-up`);
+for (const c of cases.filter((k) => k.name.includes(filter))) {
+  const cfg = loadConfig(path.join(repo, c.config), { checkFiles: false });
+  cfg.train.batchSize = c.batch;
+  if (c.paper) {
+    // no weight files here: random generator and loss networks of the real sizes
+    cfg.generator.checkpoint = null;
+    cfg.generator.randomInit = true;
+    cfg.generator.meanLatentSamples = 16;
+    cfg.loss.randomInit = true;
+  }
+  cfg.previousStages = [];
+  cfg.stages = 1;
+  const exp = buildExperiment(cfg, { runsRoot: '/nonexistent' });
+  const loss = new CombinedLoss({ ...cfg.loss, seed: 0 });
+  const stage = exp.stages[0]!;
+  stage.train();
+  const opt = new Ranger(stage.parameters(), { lr: cfg.train.lr });
+  const S = cfg.encoder.inputSize;
+  const x = new Rng(1).uniform([c.batch, 3, S, S], -1, 1);
+  x.persistent = true;
+  const times: number[] = [];
+  native.resetPeakMemory();
+  for (let i = 0; i <= steps; i++) {
+    const t0 = performance.now();
+    const scope = new Scope();
+    scope.run(() => {
+      const { images } = exp.model.forward(x, { trainFrom: 1, withImages: true, noise: 'random', rng: new Rng(i) });
+      const out = loss.forward(images[0]!, x);
+      out.total.backward();
+      opt.step();
+      opt.zeroGrad();
+    });
+    scope.dispose();
+    if (i > 0) times.push((performance.now() - t0) / 1000);
+  }
+  const med = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+  const mem = native.memory();
+  console.log(`${c.name.padEnd(44)} ${med.toFixed(3).padStart(8)} s/step ${(c.batch / med).toFixed(2).padStart(8)} img/s  peak tensors ${(mem.cpuPeakBytes / 2 ** 30).toFixed(2)} GiB  RSS ${(process.resourceUsage().maxRSS / 2 ** 20).toFixed(2)} GiB`);
+  exp.model.release();
+  exp.generator.release();
+  loss.release();
+  opt.dispose?.();
+  x.release();
+  native.emptyCache();
+}
