@@ -1,6 +1,11 @@
 'use strict';
 // Loads the compiled addon. SGI_NATIVE_PATH points at another build (e.g. a CUDA-off build folder).
 const path = require('node:path');
+
+// OpenMP threads spin at barriers by default; on a shared 2-core machine a spinning thread whose
+// partner was descheduled wastes its core (2 threads measured ~2x slower than 1 under load).
+// libgomp reads the policy once, when the addon loads, so it is set here unless the user chose one.
+if (!process.env.OMP_WAIT_POLICY) process.env.OMP_WAIT_POLICY = 'PASSIVE';
 const fs = require('node:fs');
 
 function load() {

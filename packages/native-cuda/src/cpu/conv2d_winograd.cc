@@ -44,7 +44,7 @@ bool winograd_preferred(const Conv2dParams& p) {
   if (!winograd_applicable(p)) return false;
   const int64_t cg = p.c / p.groups, kg = p.k / p.groups;
   const int64_t tiles = p.n * ceil_div(p.oh, 4) * ceil_div(p.ow, 4);
-  return cg >= 16 && kg >= 16 && tiles >= 32 && std::strcmp(cpu_isa(), "generic") != 0;
+  return cg >= 16 && kg >= 16 && tiles >= 16;
 }
 
 namespace {
@@ -170,7 +170,7 @@ bool winograd_wgrad_preferred(const Conv2dParams& p) {
   if (!winograd_applicable(p)) return false;
   const int64_t cg = p.c / p.groups, kg = p.k / p.groups;
   const int64_t per_image = ceil_div(p.oh, 4) * ceil_div(p.ow, 4);
-  return cg >= 16 && kg >= 16 && per_image >= 16 && std::strcmp(cpu_isa(), "generic") != 0;
+  return cg >= 16 && kg >= 16 && per_image >= 16;
 }
 
 // Weight gradient, F(3x3, 4x4): dU[q] = sum over tiles of E[q]^T V[q] (36 GEMMs whose depth is the
@@ -197,46 +197,53 @@ void winograd_backward_weight(const Conv2dParams& p, const float* x, const float
   const int64_t du_size = 36 * g.kp * cp;
   const bool private_sums = du_size * int64_t(sizeof(float)) * threads <= (int64_t(8) << 20);
 
+  // Channels-last copies of x and gy for a band of tile rows [ty0, ty0 + band) (the whole image in
+  // regime (b)); tiles are then indexed relative to the band's first row.
+  const int64_t row_bytes = 4 * (xcols * cp + gcols * g.kp) * int64_t(sizeof(float));
+  const int64_t band_rows = std::clamp<int64_t>((int64_t(16) << 20) / row_bytes, 1, g.tiles_h);
   thread_local Workspace ws_x, ws_g, ws_du, ws_ab;
-  float* xt = ws_x.get(size_t(xrows * xcols * cp));
-  float* gt = ws_g.get(size_t(grows * gcols * g.kp));
-  auto build = [&](int64_t n, int64_t gi) {
+  auto build = [&](int64_t n, int64_t gi, int64_t ty0, int64_t rows, float* xt, float* gt) {
     const float* xs = x + n * g.x_image + gi * g.cg * p.h * p.w;
     const float* gs = gy + n * g.y_image + gi * g.kg * p.oh * p.ow;
-    parallel_for(xrows + grows, 8, [&](int64_t r0, int64_t r1) {
-      const int64_t a0 = std::min(r0, xrows), a1 = std::min(r1, xrows);
-      if (a0 < a1) wk.nhwc(xs, g.cg, p.h, p.w, p.ph, p.pw, a0, a1, xcols, cp, xt);
-      const int64_t b0 = std::max(r0, xrows) - xrows, b1 = std::max(r1, xrows) - xrows;
-      if (b0 < b1) wk.nhwc(gs, g.kg, p.oh, p.ow, 0, 0, b0, b1, gcols, g.kp, gt);
+    const int64_t xr = 4 * rows + 2, gr = 4 * rows;
+    parallel_for(xr + gr, 8, [&](int64_t r0, int64_t r1) {
+      const int64_t a0 = std::min(r0, xr), a1 = std::min(r1, xr);
+      if (a0 < a1) wk.nhwc(xs, g.cg, p.h, p.w, p.ph - 4 * ty0, p.pw, a0, a1, xcols, cp, xt);
+      const int64_t b0 = std::max(r0, xr) - xr, b1 = std::max(r1, xr) - xr;
+      if (b0 < b1) wk.nhwc(gs, g.kg, p.oh, p.ow, -4 * ty0, 0, b0, b1, gcols, g.kp, gt);
     });
   };
   for (int64_t gi = 0; gi < p.groups; ++gi) {
     float* gwg = gw + gi * g.kg * g.cg * 9;
     if (private_sums) {
       const int64_t tb = std::clamp<int64_t>((int64_t(2) << 20) / (36 * (g.kp + cp) * int64_t(sizeof(float))), 32, per_image);
-      const int64_t blocks = ceil_div(per_image, tb);
       float* sums = ws_du.get(size_t(du_size * threads));
       parallel_for(du_size * threads, 1 << 16, [&](int64_t i0, int64_t i1) { std::memset(sums + i0, 0, size_t(i1 - i0) * sizeof(float)); });
-      for (int64_t n = 0; n < p.n; ++n) {
-        build(n, gi);
-        parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
-          thread_local Workspace ws_a, ws_b;
-          float* A = ws_a.get(size_t(36 * g.kp * tb));
-          float* B = ws_b.get(size_t(36 * cp * tb));
-          float* du = sums + int64_t(omp_get_thread_num()) * du_size;
-          for (int64_t blk = b0; blk < b1; ++blk) {
-            const int64_t t0 = blk * tb, t1 = std::min(per_image, t0 + tb), depth = t1 - t0;
-            wk.wg_x(g, xt, xcols, cp, t0, t1, cpanels, depth, 0, B);
-            wk.wg_gy(g, gt, gcols, g.kp, t0, t1, kpanels, depth, 0, A);
-            for (int q = 0; q < 36; ++q)
-              for (int64_t cpn = 0; cpn < cpanels; ++cpn) {
-                const float* bp = B + (q * cpanels + cpn) * depth * NR;
-                for (int64_t kpn = 0; kpn < kpanels; ++kpn)
-                  uk.tile(depth, A + (q * kpanels + kpn) * depth * MR, bp, du + (q * g.kp + kpn * MR) * cp + cpn * NR, cp, 1.f, 1.f);
-              }
-          }
-        });
-      }
+      float* xt = ws_x.get(size_t((4 * band_rows + 2) * xcols * cp));
+      float* gt = ws_g.get(size_t(4 * band_rows * gcols * g.kp));
+      for (int64_t n = 0; n < p.n; ++n)
+        for (int64_t ty0 = 0; ty0 < g.tiles_h; ty0 += band_rows) {
+          const int64_t rows = std::min(band_rows, g.tiles_h - ty0), band_tiles = rows * g.tiles_w;
+          const int64_t band_blocks = ceil_div(band_tiles, tb);
+          build(n, gi, ty0, rows, xt, gt);
+          parallel_for(band_blocks, 1, [&](int64_t b0, int64_t b1) {
+            thread_local Workspace ws_a, ws_b;
+            float* A = ws_a.get(size_t(36 * g.kp * tb));
+            float* B = ws_b.get(size_t(36 * cp * tb));
+            float* du = sums + int64_t(omp_get_thread_num()) * du_size;
+            for (int64_t blk = b0; blk < b1; ++blk) {
+              const int64_t t0 = blk * tb, t1 = std::min(band_tiles, t0 + tb), depth = t1 - t0;
+              wk.wg_x(g, xt, xcols, cp, t0, t1, cpanels, depth, 0, B);
+              wk.wg_gy(g, gt, gcols, g.kp, t0, t1, kpanels, depth, 0, A);
+              for (int q = 0; q < 36; ++q)
+                for (int64_t cpn = 0; cpn < cpanels; ++cpn) {
+                  const float* bp = B + (q * cpanels + cpn) * depth * NR;
+                  for (int64_t kpn = 0; kpn < kpanels; ++kpn)
+                    uk.tile(depth, A + (q * kpanels + kpn) * depth * MR, bp, du + (q * g.kp + kpn * MR) * cp + cpn * NR, cp, 1.f, 1.f);
+                }
+            }
+          });
+        }
       parallel_for(du_size, 1 << 14, [&](int64_t i0, int64_t i1) {
         for (int t = 1; t < threads; ++t)
           for (int64_t i = i0; i < i1; ++i) sums[i] += sums[t * du_size + i];
@@ -246,8 +253,10 @@ void winograd_backward_weight(const Conv2dParams& p, const float* x, const float
       const int64_t depth = p.n * per_image;
       float* A = ws_ab.get(size_t(36 * (g.kp + cp) * depth));
       float* B = A + 36 * g.kp * depth;
+      float* xt = ws_x.get(size_t(xrows * xcols * cp));
+      float* gt = ws_g.get(size_t(grows * gcols * g.kp));
       for (int64_t n = 0; n < p.n; ++n) {
-        build(n, gi);
+        build(n, gi, 0, g.tiles_h, xt, gt);
         parallel_for(per_image, 4, [&](int64_t t0, int64_t t1) {
           wk.wg_x(g, xt, xcols, cp, t0, t1, cpanels, depth, n * per_image + t0, B);
           wk.wg_gy(g, gt, gcols, g.kp, t0, t1, kpanels, depth, n * per_image + t0, A);

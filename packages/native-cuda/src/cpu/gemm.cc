@@ -34,7 +34,7 @@ void tile_generic(int64_t kc, const float* a, const float* b, float* c, int64_t 
   }
 }
 
-const MicroKernel kGeneric = {"generic-4x8", kGenericMR, kGenericNR, 128, 256, 2048, tile_generic};
+const MicroKernel kGeneric = {"generic-4x8", kGenericMR, kGenericNR, 128, 256, 2048, tile_generic, nullptr, nullptr};
 
 thread_local Workspace tl_pack_a, tl_pack_b;
 
@@ -115,6 +115,12 @@ const MicroKernel& micro_kernel() {
 }
 
 void MatrixPackA::pack(int64_t i0, int64_t mc, int64_t k0, int64_t kc, int mr, float* dst) const {
+  const MicroKernel& uk = micro_kernel();
+  if (!trans_ && uk.pack_a && uk.mr == mr) {
+    for (int64_t p = 0; p < mc; p += mr)
+      uk.pack_a(A_ + (i0 + p) * lda_ + k0, lda_, int(std::min<int64_t>(mr, mc - p)), kc, dst + p * kc);
+    return;
+  }
   for (int64_t p = 0; p < mc; p += mr) {
     const int rows = int(std::min<int64_t>(mr, mc - p));
     float* d = dst + p * kc;
@@ -151,6 +157,12 @@ void pack_rows(const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0, 
 }  // namespace
 
 void MatrixPackB::pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float* dst) const {
+  const MicroKernel& uk = micro_kernel();
+  if (trans_ && uk.pack_bt && uk.nr == nr) {
+    for (int64_t q = 0; q < nc; q += nr)
+      uk.pack_bt(B_ + (j0 + q) * ldb_ + k0, ldb_, int(std::min<int64_t>(nr, nc - q)), kc, dst + q * kc);
+    return;
+  }
   int64_t first = 0;
   if (!trans_) {
     const int64_t full = nc / nr;

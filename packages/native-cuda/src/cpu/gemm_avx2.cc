@@ -2,6 +2,7 @@
 // -mavx2 -mfma).
 #include <immintrin.h>
 #include "cpu/gemm_internal.h"
+#include "cpu/simd_transpose.h"
 
 namespace sgi::cpu::gemm_detail {
 
@@ -46,7 +47,39 @@ void tile_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t ldc
 }
 #undef SGI_ROWS
 
-const MicroKernel kAvx2 = {"avx2-6x16", MR, NR, MR * 24, 256, 16 * 192, tile_6x16};
+inline __m256i lane_mask(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// A panel: 8 depths at a time, 6 rows (+2 zero rows) transposed in registers, 6-lane stores.
+void pack_a_6(const float* A, int64_t lda, int rows, int64_t kc, float* dst) {
+  const __m256i sm = lane_mask(MR);
+  for (int64_t k = 0; k < kc; k += 8) {
+    const int kn = kc - k < 8 ? int(kc - k) : 8;
+    const __m256i lm = lane_mask(kn);
+    __m256 r[8];
+    for (int i = 0; i < 8; ++i) r[i] = i < rows ? _mm256_maskload_ps(A + i * lda + k, lm) : _mm256_setzero_ps();
+    transpose8(r);
+    for (int j = 0; j < kn; ++j) _mm256_maskstore_ps(dst + (k + j) * MR, sm, r[j]);
+  }
+}
+
+// B^T panel: two halves of 8 rows of B, 8 depths at a time.
+void pack_bt_16(const float* B, int64_t ldb, int cols, int64_t kc, float* dst) {
+  for (int64_t k = 0; k < kc; k += 8) {
+    const int kn = kc - k < 8 ? int(kc - k) : 8;
+    const __m256i lm = lane_mask(kn);
+    for (int h = 0; h < 2; ++h) {
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i)
+        r[i] = h * 8 + i < cols ? _mm256_maskload_ps(B + (h * 8 + i) * ldb + k, lm) : _mm256_setzero_ps();
+      transpose8(r);
+      for (int j = 0; j < kn; ++j) _mm256_storeu_ps(dst + (k + j) * NR + h * 8, r[j]);
+    }
+  }
+}
+
+const MicroKernel kAvx2 = {"avx2-6x16", MR, NR, MR * 24, 256, 16 * 192, tile_6x16, pack_a_6, pack_bt_16};
 }  // namespace
 
 const MicroKernel* micro_kernel_avx2() { return &kAvx2; }

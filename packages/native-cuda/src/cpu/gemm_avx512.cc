@@ -2,6 +2,7 @@
 // loads of the packed B row and 14 broadcasts of the packed A column (compiled with -mavx512f).
 #include <immintrin.h>
 #include "cpu/gemm_internal.h"
+#include "cpu/simd_transpose.h"
 
 namespace sgi::cpu::gemm_detail {
 
@@ -50,8 +51,35 @@ void tile_14x32(int64_t kc, const float* a, const float* b, float* c, int64_t ld
 }
 #undef SGI_ROWS
 
+// A panel: 16 depths at a time, 14 rows (+2 zero rows) transposed in registers, 14-lane stores.
+void pack_a_14(const float* A, int64_t lda, int rows, int64_t kc, float* dst) {
+  for (int64_t k = 0; k < kc; k += 16) {
+    const int kn = kc - k < 16 ? int(kc - k) : 16;
+    const __mmask16 lm = __mmask16((1u << kn) - 1);
+    __m512 r[16];
+    for (int i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_maskz_loadu_ps(lm, A + i * lda + k) : _mm512_setzero_ps();
+    transpose16(r);
+    for (int j = 0; j < kn; ++j) _mm512_mask_storeu_ps(dst + (k + j) * MR, __mmask16(0x3FFF), r[j]);
+  }
+}
+
+// B^T panel: two halves of 16 rows of B, 16 depths at a time.
+void pack_bt_32(const float* B, int64_t ldb, int cols, int64_t kc, float* dst) {
+  for (int64_t k = 0; k < kc; k += 16) {
+    const int kn = kc - k < 16 ? int(kc - k) : 16;
+    const __mmask16 lm = __mmask16((1u << kn) - 1);
+    for (int h = 0; h < 2; ++h) {
+      __m512 r[16];
+      for (int i = 0; i < 16; ++i)
+        r[i] = h * 16 + i < cols ? _mm512_maskz_loadu_ps(lm, B + (h * 16 + i) * ldb + k) : _mm512_setzero_ps();
+      transpose16(r);
+      for (int j = 0; j < kn; ++j) _mm512_storeu_ps(dst + (k + j) * NR + h * 16, r[j]);
+    }
+  }
+}
+
 // mc: A block 14*24 x kc in L2; kc 256: the B panel (32 KB) stays in L1 across the A panels.
-const MicroKernel kAvx512 = {"avx512-14x32", MR, NR, MR * 24, 256, 32 * 96, tile_14x32};
+const MicroKernel kAvx512 = {"avx512-14x32", MR, NR, MR * 24, 256, 32 * 96, tile_14x32, pack_a_14, pack_bt_32};
 }  // namespace
 
 const MicroKernel* micro_kernel_avx512() { return &kAvx512; }

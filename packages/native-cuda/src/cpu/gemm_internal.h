@@ -34,6 +34,11 @@ struct MicroKernel {
   // Full MR x NR tile: C[r*ldc + c] = alpha * sum_k a[k*MR + r] * b[k*NR + c] + beta * C[r*ldc + c]
   // (beta == 0: C is not read). a and b are packed panels; b is 64-byte aligned.
   void (*tile)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta);
+  // Optional vectorised packing of plain row-major panels (null: the portable loops):
+  // A panel: rows [0, rows) of A (row stride lda), depth [0, kc) -> dst[k*MR + r] (rows past `rows` zero);
+  // B^T panel: rows [0, cols) of B stored N x K (row stride ldb) -> dst[k*NR + c] (cols past `cols` zero).
+  void (*pack_a)(const float* A, int64_t lda, int rows, int64_t kc, float* dst);
+  void (*pack_bt)(const float* B, int64_t ldb, int cols, int64_t kc, float* dst);
 };
 const MicroKernel* micro_kernel_avx512();  // cpu/gemm_avx512.cc
 const MicroKernel* micro_kernel_avx2();    // cpu/gemm_avx2.cc

@@ -26,7 +26,7 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
 void add_bias_rows(int64_t M, int64_t N, const float* bias, float* C);
 // gb[j] = sum_i g[i*N + j] (bias gradient of linear layers)
 void sum_rows(int64_t M, int64_t N, const float* g, float* gb);
-// Name of the micro-kernel the CPU GEMM uses now ("avx512-14x32", "avx2-6x16", "generic-4x16").
+// Name of the micro-kernel the CPU GEMM uses now ("avx512-14x32", "avx2-6x16", "generic-4x8").
 const char* gemm_kernel_name();
 }  // namespace cpu
 
