@@ -4,21 +4,19 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ops, type Tensor } from '@sgi/core';
-import { IDLoss, LPIPS } from '@sgi/losses';
+import { CURRICULARFACE_IR101, IDLoss, LPIPS } from '@sgi/losses';
 import type { IdentityNetwork, LpipsFn } from './evaluate.js';
 
 export function createIdentityNetwork(opts: { network: 'faceapi' | 'arcface' | 'curricularface'; checkpoint?: string }): IdentityNetwork {
-  if (opts.network === 'curricularface') {
-    throw new Error('CurricularFace (IR-101) is not supported yet: use --id-network faceapi (default) or arcface --id-checkpoint model_ir_se50.pth');
+  if (opts.network !== 'faceapi' && !opts.checkpoint) {
+    const file = opts.network === 'arcface' ? 'model_ir_se50.pth (TreB1eN IR-SE-50)' : 'CurricularFace_Backbone.pth (IR-101)';
+    throw new Error(`--id-network ${opts.network} needs --id-checkpoint <${file}>`);
   }
-  if (opts.network === 'arcface' && !opts.checkpoint) {
-    throw new Error('--id-network arcface needs --id-checkpoint <model_ir_se50.pth> (TreB1eN IR-SE-50 weights)');
-  }
-  const id = new IDLoss({ network: opts.network, variant: 'single', checkpoint: opts.checkpoint });
-  return {
-    name: opts.network === 'faceapi' ? 'face-api (npm @vladmandic/face-api, 128-d)' : `ArcFace IR-SE-50 (${opts.checkpoint})`,
-    embed: (x: Tensor) => id.embed(x),
-  };
+  const id = opts.network === 'curricularface'
+    ? new IDLoss({ network: 'arcface', arcface: CURRICULARFACE_IR101, variant: 'single', checkpoint: opts.checkpoint })
+    : new IDLoss({ network: opts.network, variant: 'single', checkpoint: opts.checkpoint });
+  const names = { faceapi: 'face-api (npm @vladmandic/face-api, 128-d)', arcface: `ArcFace IR-SE-50 (${opts.checkpoint})`, curricularface: `CurricularFace IR-101 (${opts.checkpoint})` };
+  return { name: names[opts.network], embed: (x: Tensor) => id.embed(x) };
 }
 
 /** The LPIPS v0.1 linear layers shipped beside the project (../shared/weights) when present. */

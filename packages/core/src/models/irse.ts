@@ -30,6 +30,7 @@ export class SEModule extends Module {
 export class BottleneckIRSE extends Module {
   readonly shortcut: Sequential | null;
   readonly res: Sequential;
+  /** seReduction 0 builds the plain "bottleneck_IR" unit (no SE gate), as in IR-101. */
   constructor(readonly inChannels: number, readonly depth: number, readonly stride: number, seReduction: number, rng?: Rng) {
     super();
     this.shortcut =
@@ -45,7 +46,7 @@ export class BottleneckIRSE extends Module {
       new PReLU(depth),
       new Conv2d(depth, depth, 3, { stride, padding: 1, bias: false, rng }),
       new BatchNorm(depth),
-      new SEModule(depth, seReduction, rng),
+      seReduction > 0 ? new SEModule(depth, seReduction, rng) : null,
     ]));
   }
   forward(x: Tensor): Tensor {
@@ -62,10 +63,13 @@ export interface IRSEConfig {
   widths: readonly number[];
   /** Units per stage, e.g. [3, 4, 14, 3] for IR-SE-50. */
   units: readonly number[];
+  /** SE reduction of every unit (16); 0 = no SE gate (plain IR units, e.g. CurricularFace's IR-101). */
   seReduction?: number;
 }
 
 export const IRSE50: Omit<IRSEConfig, 'inChannels'> = { widths: [64, 128, 256, 512], units: [3, 4, 14, 3], seReduction: 16 };
+/** IR-101 without SE gates: the CurricularFace backbone used for the paper's IDS metric. */
+export const IR101: Omit<IRSEConfig, 'inChannels'> = { widths: [64, 128, 256, 512], units: [3, 13, 30, 3], seReduction: 0 };
 
 /** input_layer + body; forwardStages returns the feature map after every stage. */
 export class IRSEBackbone extends Module {

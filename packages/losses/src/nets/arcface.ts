@@ -2,7 +2,7 @@
 // at 112x112 (`model_ir_se50.pth`). The backbone is core's IRSEBackbone (input_layer, body);
 // this adds output_layer = BN2d(C), Dropout (identity in eval), Flatten, Linear(C*s*s, E), BN1d(E)
 // with PyTorch indices 0..4, and the L2-normalised embedding.
-import { IRSEBackbone, IRSE50, Sequential, nn, ops, Rng, type Tensor } from '@sgi/core';
+import { IRSEBackbone, IRSE50, IR101, Sequential, nn, ops, Rng, type Tensor } from '@sgi/core';
 
 export interface ArcFaceConfig {
   /** Channels per stage ([64, 128, 256, 512] for IR-SE-50). */
@@ -18,6 +18,11 @@ export interface ArcFaceConfig {
 
 export const ARCFACE_IRSE50: ArcFaceConfig = {
   widths: IRSE50.widths, units: IRSE50.units, embedding: 512, inputSize: 112, seReduction: IRSE50.seReduction,
+};
+
+/** CurricularFace's backbone (IR-101, no SE gates, 512-d at 112): the paper's IDS network. */
+export const CURRICULARFACE_IR101: ArcFaceConfig = {
+  widths: IR101.widths, units: IR101.units, embedding: 512, inputSize: 112, seReduction: 0,
 };
 
 export interface ArcFaceOutputs {
