@@ -76,9 +76,14 @@ describe.skipIf(!fs.existsSync(cli))('sgi command line', () => {
     const none = sgi(['invert', '--config', cfg, '--input', faces, '--out', path.join(dir, 'o0')], { SGI_RUNS_DIR: runs });
     expect(none.code).toBe(1);
     expect(none.err).toMatch(/no checkpoint for 'cli-micro'.*train one first/);
-    const t = sgi(['train', '--config', cfg], { SGI_RUNS_DIR: runs });
+    const t = sgi(['train', '--config', cfg, '--stop-after', '4'], { SGI_RUNS_DIR: runs });
     expect(t.code, t.err).toBe(0);
     expect(t.out).toMatch(/random-initialised: generator/);
+    // continue the run from its folder alone
+    const resumed = sgi(['train', '--resume', path.join(runs, 'cli-micro')], { SGI_RUNS_DIR: runs });
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(resumed.out).toMatch(/resumed .*cli-micro from step 4/);
+    expect(resumed.out).toMatch(/at step 6/);
     const input = path.join(dir, 'photos');
     fs.mkdirSync(input);
     for (const f of fs.readdirSync(faces).slice(0, 2)) fs.copyFileSync(path.join(faces, f), path.join(input, f));

@@ -193,9 +193,13 @@ function checkFiles(c: Config, file: string): void {
   if (missing.length) throw new ConfigError(`${file}: file(s) not found:\n${missing.map((m) => `  - ${m}`).join('\n')}`);
 }
 
-/** Hash of the resolved config (stored in checkpoints; a resumed run must match it). */
+/**
+ * Hash of what determines the training (stored in checkpoints; a resumed run must match it).
+ * Where the run is written (runDir) and the description do not count.
+ */
 export function configHash(c: Config): string {
-  return createHash('sha256').update(JSON.stringify(c)).digest('hex').slice(0, 16);
+  const { runDir: _runDir, description: _description, ...rest } = c;
+  return createHash('sha256').update(JSON.stringify(rest)).digest('hex').slice(0, 16);
 }
 
 export function termWeight(t: number | { weight: number }): number {

@@ -145,7 +145,8 @@ export async function train(c: Config, opts: TrainOptions): Promise<TrainResult>
     say(`resumed ${runDir} from step ${startStep} (${resumeFrom})`);
   }
 
-  fs.writeFileSync(path.join(runDir, 'config.resolved.json'), JSON.stringify({ ...c, configHash: hash }, null, 2));
+  // the resolved config (absolute paths): `sgi train --resume <run dir>` reads it back
+  fs.writeFileSync(path.join(runDir, 'config.json'), JSON.stringify({ ...c, runDir }, null, 2));
   const data = c.data.kind === 'folder' ? folderSource(c) : syntheticSource(c, exp);
   const val = await data.validation();
   val.persistent = true;

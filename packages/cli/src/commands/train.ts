@@ -1,4 +1,6 @@
 // sgi train --config <file> [--resume] [--steps N]
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Argv } from 'yargs';
 import { loadConfig, train } from '@sgi/trainer';
 import { runsRoot } from '../workspace.js';
@@ -8,14 +10,23 @@ export function trainCommand(y: Argv): Argv {
     'train',
     'Train the last stage of an experiment config (earlier stages are loaded frozen)',
     (a) => a
-      .option('config', { type: 'string', demandOption: true, describe: 'experiment config (YAML or JSON), e.g. configs/tiny/stage1.yaml' })
-      .option('resume', { type: 'boolean', default: false, describe: "continue the config's run from its newest checkpoint" })
+      .option('config', { type: 'string', describe: 'experiment config (YAML or JSON), e.g. configs/tiny/stage1.yaml' })
+      .option('resume', { type: 'string', describe: "continue a run from its newest checkpoint: a run folder, or no value for the config's own run" })
+      .check((a) => {
+        if (!a.config && !a.resume) throw new Error('give --config <file>, or --resume <run dir>');
+        return true;
+      })
       .option('steps', { type: 'number', describe: 'override train.steps' })
       .option('stop-after', { type: 'number', describe: 'stop after this step (the schedule is unchanged; resume later)' }),
     async (argv) => {
-      const config = loadConfig(argv.config);
+      const resumeDir = argv.resume ? path.resolve(argv.resume) : undefined;
+      if (resumeDir && !fs.existsSync(path.join(resumeDir, 'config.json'))) {
+        throw new Error(`${resumeDir} is not a run folder (no config.json); runs are written by \`sgi train\``);
+      }
+      const config = loadConfig(argv.config ?? path.join(resumeDir!, 'config.json'));
+      if (resumeDir) config.runDir = resumeDir;
       if (argv.steps) config.train.steps = argv.steps;
-      const result = await train(config, { resume: argv.resume, stopAfter: argv['stop-after'], runsRoot: runsRoot() });
+      const result = await train(config, { resume: argv.resume !== undefined, stopAfter: argv['stop-after'], runsRoot: runsRoot() });
       const last = result.history[result.history.length - 1];
       const first = result.history[0];
       console.log(`done: ${result.runDir} at step ${result.step}${last ? `, val PSNR ${last.psnr.toFixed(2)} dB` : ''}${first && last && first !== last ? ` (from ${first.psnr.toFixed(2)} dB at step ${first.step})` : ''}`);
