@@ -63,7 +63,9 @@ describe('native addon', () => {
     },
   );
 
-  const cpuOnly = process.env.SGI_NATIVE_CPU_ONLY_PATH;
+  // `npm test` builds the CPU-only variant too (nx target native-cuda:build-cpu-only)
+  const defaultCpuOnly = path.resolve(here, '../../native-cuda/build-cpu-only/Release/sgi_native.node');
+  const cpuOnly = process.env.SGI_NATIVE_CPU_ONLY_PATH ?? (fs.existsSync(defaultCpuOnly) ? defaultCpuOnly : undefined);
   it.runIf(!!cpuOnly)('a build with CUDA off (SGI_NATIVE_CPU_ONLY_PATH) loads and reports compiled: false', () => {
     const script = `const n = require(${JSON.stringify(cpuOnly)}); process.stdout.write(JSON.stringify(n.info()));`;
     const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
