@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { Tensor, noGrad } from '../src/index.js';
+import { Tensor, noGrad, tidy, native } from '../src/index.js';
 import { readSafetensors, type HostTensor, type SafetensorsFile } from '../src/io/safetensors.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -123,6 +123,43 @@ export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts
       expect(diff / scale, `gradient of input ${k} at ${i}: numeric ${numeric}, analytic ${analytic[i]}`).toBeLessThanOrEqual(tol);
     }
   }
+}
+
+/**
+ * Runs f on CPU leaves and on CUDA copies of them; outputs (1e-4) and the gradients of the inputs
+ * that require them (1e-3, for a random upstream gradient) must agree. Clears the CPU grads first.
+ */
+export function matchesOnCuda(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], label: string): void {
+  for (const t of inputs) { t.grad?.release(); t.grad = null; }
+  const gpu = inputs.map((t) => { const g = t.detach().to('cuda'); g.requiresGrad = t.requiresGrad; return g; });
+  const outC = f(...inputs), outG = f(...gpu);
+  expectClose(outG.to('cpu').toArray(), outC.toArray(), 1e-4, `${label}: out`);
+  const g = randTensor([...outC.shape], 99).detach();
+  outC.backward(g);
+  outG.backward(g.to('cuda'));
+  inputs.forEach((t, i) => {
+    if (!t.requiresGrad) return;
+    expectClose(gpu[i]!.grad!.to('cpu').toArray(), t.grad!.toArray(), 1e-3, `${label}: grad ${i}`);
+  });
+}
+
+/**
+ * Runs `outputs()` (ops of x) with 1 thread and with at least 2: the outputs and the gradients of x
+ * (for an all-ones upstream gradient of each output) must be identical. Restores the thread count.
+ */
+export function expectSameWithThreads(x: Tensor, outputs: () => Tensor[]): void {
+  const run = () => tidy(() => {
+    const outs = outputs();
+    const g = outs.map((o) => { x.grad = null; o.backward(Tensor.ones(o.shape)); const a = x.grad!.toArray(); x.grad!.release(); return a; });
+    return [...outs.map((o) => o.toArray()), ...g];
+  });
+  const threads = native.info().cpu.threads;
+  native.setNumThreads(1);
+  const one = run();
+  native.setNumThreads(Math.max(2, threads));
+  const two = run();
+  native.setNumThreads(threads);
+  for (let i = 0; i < one.length; i++) expect(two[i]).toEqual(one[i]);
 }
 
 // Per-backend test declarations (imports kept with the helper: ES imports are hoisted).

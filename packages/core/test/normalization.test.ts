@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { Tensor, ops, tidy, noGrad, native } from '../src/index.js';
-import { loadFixture, fixtureCases, get, toTensor, expectClose, gradcheck, randTensor } from './helpers.js';
+import { loadFixture, fixtureCases, get, toTensor, expectClose, gradcheck, randTensor, matchesOnCuda } from './helpers.js';
 
 type Case = { op: string; inputs: string[]; params: string[]; training?: boolean; momentum?: number; eps?: number; running_mean?: string; running_var?: string };
 
@@ -196,21 +196,6 @@ describe('normalization: bad input', () => {
       .toThrow(/batchNormBackward: argument 'c' must be >= 0/);
   });
 });
-
-/** Runs f on CPU leaves and on CUDA copies of them; outputs and gradients must agree. */
-function matchesOnCuda(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], label: string): void {
-  for (const t of inputs) { t.grad?.release(); t.grad = null; }
-  const gpu = inputs.map((t) => { const g = t.detach().to('cuda'); g.requiresGrad = t.requiresGrad; return g; });
-  const outC = f(...inputs), outG = f(...gpu);
-  expectClose(outG.to('cpu').toArray(), outC.toArray(), 1e-4, `${label}: out`);
-  const g = randTensor([...outC.shape], 99).detach();
-  outC.backward(g);
-  outG.backward(g.to('cuda'));
-  inputs.forEach((t, i) => {
-    if (!t.requiresGrad) return;
-    expectClose(gpu[i]!.grad!.to('cpu').toArray(), t.grad!.toArray(), 1e-3, `${label}: grad ${i}`);
-  });
-}
 
 describe.skipIf(!native.info().cuda.available)('normalization on CUDA matches the CPU', () => {
   it('batchNorm (training with running stats, eval) and pixelNorm', () => {

@@ -2,7 +2,7 @@
 // reference implementations for the options the fixtures do not cover, and bad input.
 import { describe, it, expect } from 'vitest';
 import { Tensor, ops, tidy, native } from '../src/index.js';
-import { loadFixture, fixtureCases, get, toTensor, expectClose, gradcheck, randTensor, rng } from './helpers.js';
+import { loadFixture, fixtureCases, get, toTensor, expectClose, gradcheck, randTensor, rng, expectSameWithThreads } from './helpers.js';
 
 type Case = Record<string, any> & { op: string; inputs: string[] };
 
@@ -159,21 +159,10 @@ describe('pooling: gradients and references', () => {
 
   it('gives the same results with 1 and 2 threads', () => {
     const x = randTensor([2, 4, 97, 101], 40);
-    const run = () => tidy(() => {
-      const outs = [
-        ops.adaptiveAvgPool2d(x, [9, 11]), ops.maxPool2d(x, { kernel: 3, stride: 2, padding: 1 }),
-        ops.avgPool2d(x, { kernel: 3, stride: 2, padding: 1 }), ops.cropAndPool(x, [3, 90, 2, 100], [13, 17]),
-      ];
-      const g = outs.map((o) => { x.grad = null; o.backward(Tensor.ones(o.shape)); const a = x.grad!.toArray(); x.grad!.release(); return a; });
-      return [...outs.map((o) => o.toArray()), ...g];
-    });
-    const threads = native.info().cpu.threads;
-    native.setNumThreads(1);
-    const one = run();
-    native.setNumThreads(Math.max(2, threads));
-    const two = run();
-    native.setNumThreads(threads);
-    for (let i = 0; i < one.length; i++) expect(two[i]).toEqual(one[i]);
+    expectSameWithThreads(x, () => [
+      ops.adaptiveAvgPool2d(x, [9, 11]), ops.maxPool2d(x, { kernel: 3, stride: 2, padding: 1 }),
+      ops.avgPool2d(x, { kernel: 3, stride: 2, padding: 1 }), ops.cropAndPool(x, [3, 90, 2, 100], [13, 17]),
+    ]);
   });
 
   it('releases everything inside a scope (max-pool indices included)', () => {

@@ -8,7 +8,7 @@
 // by the caller: ops.upfirdn2d uses its kernel argument as given.
 import { describe, it, expect } from 'vitest';
 import { Tensor, ops, tidy, native } from '../src/index.js';
-import { loadFixture, fixtureCases, get, toTensor, expectClose, gradcheck, randTensor, relError } from './helpers.js';
+import { loadFixture, fixtureCases, get, toTensor, expectClose, gradcheck, randTensor, relError, expectSameWithThreads } from './helpers.js';
 
 type Case = Record<string, any> & { op: string; inputs: string[] };
 
@@ -176,19 +176,8 @@ describe('resample: references and gradients', () => {
   it('gives the same results with 1 and 2 threads', () => {
     const x = randTensor([2, 3, 33, 29], 80);
     const k = ops.firKernel2d([1, 3, 3, 1], 4);
-    const run = () => tidy(() => {
-      const outs = [ops.upfirdn2d(x, k, { up: 2, pad: [2, 1] }), ops.upfirdn2d(x, k, { down: 2, pad: [1, 1] }),
-        ops.interpolateBilinear(x, [64, 50]), ops.interpolateBilinear(x, [17, 40], { alignCorners: false })];
-      const g = outs.map((o) => { x.grad = null; o.backward(Tensor.ones(o.shape)); const a = x.grad!.toArray(); x.grad!.release(); return a; });
-      return [...outs.map((o) => o.toArray()), ...g];
-    });
-    const threads = native.info().cpu.threads;
-    native.setNumThreads(1);
-    const one = run();
-    native.setNumThreads(Math.max(2, threads));
-    const two = run();
-    native.setNumThreads(threads);
-    for (let i = 0; i < one.length; i++) expect(two[i]).toEqual(one[i]);
+    expectSameWithThreads(x, () => [ops.upfirdn2d(x, k, { up: 2, pad: [2, 1] }), ops.upfirdn2d(x, k, { down: 2, pad: [1, 1] }),
+      ops.interpolateBilinear(x, [64, 50]), ops.interpolateBilinear(x, [17, 40], { alignCorners: false })]);
   });
 });
 

@@ -179,8 +179,14 @@ void sum_reduce(int ndim, const int64_t* shape, const uint8_t* reduce, const flo
   int n = coalesce(ndim, shape, reduce, cs, cr);
   int64_t total = 1;
   for (int d = 0; d < n; ++d) total *= cs[d];
-  if (n == 0 || total == 0) {  // a single element (or none): copy
-    if (total == 1) out[0] = x[0];
+  if (total == 0) {  // an empty reduction: the sums are zeros
+    int64_t kept = 1;
+    for (int d = 0; d < ndim; ++d) if (!reduce[d]) kept *= shape[d];
+    std::fill(out, out + kept, 0.f);
+    return;
+  }
+  if (n == 0) {  // a single element
+    out[0] = x[0];
     return;
   }
   bool any_reduced = false;

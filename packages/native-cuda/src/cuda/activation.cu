@@ -4,27 +4,11 @@
 // parameter gradient in the same pass.
 #include "common/kernels/activation.h"
 #include "cuda/cuda_check.h"
+#include "cuda/reduce.cuh"
 
 namespace sgi::cuda {
 
 namespace {
-constexpr int kReduceThreads = 256;
-
-__device__ float block_sum(float v, float* shared /* >= 32 */) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  __syncthreads();
-  if (lane == 0) shared[warp] = v;
-  __syncthreads();
-  const int warps = (blockDim.x + 31) >> 5;
-  v = threadIdx.x < warps ? shared[threadIdx.x] : 0.f;
-  if (warp == 0)
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  if (threadIdx.x == 0) shared[0] = v;
-  __syncthreads();
-  return shared[0];
-}
-
 #define SGI_GRID_STRIDE(i, total) \
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < (total); i += (long long)gridDim.x * blockDim.x)
 

@@ -4,27 +4,11 @@
 // scalar gradient from device memory.
 #include "common/kernels/loss.h"
 #include "cuda/cuda_check.h"
+#include "cuda/reduce.cuh"
 
 namespace sgi::cuda {
 
 namespace {
-constexpr int kReduceThreads = 256;
-
-__device__ float block_sum(float v, float* shared /* >= 32 */) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  __syncthreads();
-  if (lane == 0) shared[warp] = v;
-  __syncthreads();
-  const int warps = (blockDim.x + 31) >> 5;
-  v = threadIdx.x < warps ? shared[threadIdx.x] : 0.f;
-  if (warp == 0)
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  if (threadIdx.x == 0) shared[0] = v;
-  __syncthreads();
-  return shared[0];
-}
-
 // Blocks for a reduction of n elements: at most 1024, each thread doing a few elements at least.
 unsigned reduce_blocks(long long n) {
   long long b = (n + kReduceThreads * 8 - 1) / (kReduceThreads * 8);

@@ -4,28 +4,11 @@
 // channels (coalesced over s), or one block per row for [N, C].
 #include "common/kernels/normalization.h"
 #include "cuda/cuda_check.h"
+#include "cuda/reduce.cuh"
 
 namespace sgi::cuda {
 
 namespace {
-constexpr int kReduceThreads = 256;
-
-// Sum of v over the block (blockDim.x a multiple of 32, <= 1024); every thread gets the result.
-__device__ float block_sum(float v, float* shared /* >= 32 */) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  __syncthreads();  // shared may still be read from a previous call
-  if (lane == 0) shared[warp] = v;
-  __syncthreads();
-  const int warps = (blockDim.x + 31) >> 5;
-  v = threadIdx.x < warps ? shared[threadIdx.x] : 0.f;
-  if (warp == 0)
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  if (threadIdx.x == 0) shared[0] = v;
-  __syncthreads();
-  return shared[0];
-}
-
 __global__ void bn_forward_kernel(BatchNormParams p, const float* __restrict__ x, const float* __restrict__ weight,
                                   const float* __restrict__ bias, float* running_mean, float* running_var,
                                   float* __restrict__ y, float* save_mean, float* save_invstd) {

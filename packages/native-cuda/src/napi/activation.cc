@@ -4,18 +4,10 @@
 
 namespace sgi {
 
-namespace {
-int64_t dim_arg(const Args& args, size_t i, const char* name) {
-  int64_t v = args.i64(i, name);
-  if (v < 0) args.fail(std::string("argument '") + name + "' must be >= 0, got " + std::to_string(v));
-  return v;
-}
-}  // namespace
-
 // preluForward(x, weight, y, n, c, s): weight has c elements
 SGI_NAPI(preluForward) {
   Args args(info, "preluForward");
-  int64_t n = dim_arg(args, 3, "n"), c = dim_arg(args, 4, "c"), s = dim_arg(args, 5, "s");
+  int64_t n = args.dim(3, "n"), c = args.dim(4, "c"), s = args.dim(5, "s");
   const size_t numel = size_t(n) * size_t(c) * size_t(s);
   Storage *x = args.tensor(0, "x"), *w = args.tensor(1, "weight"), *y = args.tensor(2, "y");
   args.data(x, numel, "x");
@@ -29,7 +21,7 @@ SGI_NAPI(preluForward) {
 // preluBackward(x, weight, gy, gx|null, gweight|null, n, c, s)
 SGI_NAPI(preluBackward) {
   Args args(info, "preluBackward");
-  int64_t n = dim_arg(args, 5, "n"), c = dim_arg(args, 6, "c"), s = dim_arg(args, 7, "s");
+  int64_t n = args.dim(5, "n"), c = args.dim(6, "c"), s = args.dim(7, "s");
   const size_t numel = size_t(n) * size_t(c) * size_t(s);
   Storage *x = args.tensor(0, "x"), *w = args.tensor(1, "weight"), *gy = args.tensor(2, "gy");
   Storage *gx = args.optional_tensor(3, "gx"), *gw = args.optional_tensor(4, "gweight");
@@ -47,7 +39,7 @@ SGI_NAPI(preluBackward) {
 // fusedLeakyReluForward(x, bias|null, y, n, c, s, slope, gain)
 SGI_NAPI(fusedLeakyReluForward) {
   Args args(info, "fusedLeakyReluForward");
-  int64_t n = dim_arg(args, 3, "n"), c = dim_arg(args, 4, "c"), s = dim_arg(args, 5, "s");
+  int64_t n = args.dim(3, "n"), c = args.dim(4, "c"), s = args.dim(5, "s");
   float slope = float(args.f64(6, "slope")), gain = float(args.f64(7, "gain"));
   const size_t numel = size_t(n) * size_t(c) * size_t(s);
   Storage *x = args.tensor(0, "x"), *b = args.optional_tensor(1, "bias"), *y = args.tensor(2, "y");
@@ -62,7 +54,7 @@ SGI_NAPI(fusedLeakyReluForward) {
 // fusedLeakyReluBackward(x, bias|null, gy, gx|null, gbias|null, n, c, s, slope, gain)
 SGI_NAPI(fusedLeakyReluBackward) {
   Args args(info, "fusedLeakyReluBackward");
-  int64_t n = dim_arg(args, 5, "n"), c = dim_arg(args, 6, "c"), s = dim_arg(args, 7, "s");
+  int64_t n = args.dim(5, "n"), c = args.dim(6, "c"), s = args.dim(7, "s");
   float slope = float(args.f64(8, "slope")), gain = float(args.f64(9, "gain"));
   const size_t numel = size_t(n) * size_t(c) * size_t(s);
   Storage *x = args.tensor(0, "x"), *b = args.optional_tensor(1, "bias"), *gy = args.tensor(2, "gy");

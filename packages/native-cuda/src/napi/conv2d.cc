@@ -10,13 +10,6 @@
 namespace sgi {
 
 namespace {
-std::string dims(std::initializer_list<int64_t> d) {
-  std::string s = "[";
-  bool first = true;
-  for (int64_t v : d) { s += (first ? "" : ", ") + std::to_string(v); first = false; }
-  return s + "]";
-}
-
 Conv2dParams conv_params(const Args& args, size_t i) {
   std::vector<int64_t> v = args.ints(i, "params");
   if (v.size() != 12) args.fail("'params' must be [n, c, h, w, k, kh, kw, sh, sw, ph, pw, groups]");
@@ -26,14 +19,14 @@ Conv2dParams conv_params(const Args& args, size_t i) {
   Conv2dParams p;
   p.n = v[0]; p.c = v[1]; p.h = v[2]; p.w = v[3]; p.k = v[4];
   p.kh = int(v[5]); p.kw = int(v[6]); p.sh = int(v[7]); p.sw = int(v[8]); p.ph = int(v[9]); p.pw = int(v[10]); p.groups = int(v[11]);
-  const std::string in = "input " + dims({p.n, p.c, p.h, p.w});
+  const std::string in = "input " + dims_str({p.n, p.c, p.h, p.w});
   if (p.groups < 1) args.fail("groups must be >= 1, got " + std::to_string(p.groups));
-  if (p.kh < 1 || p.kw < 1) args.fail("kernel size " + dims({p.kh, p.kw}) + " must be positive");
-  if (p.sh < 1 || p.sw < 1) args.fail("stride " + dims({p.sh, p.sw}) + " must be positive");
+  if (p.kh < 1 || p.kw < 1) args.fail("kernel size " + dims_str({p.kh, p.kw}) + " must be positive");
+  if (p.sh < 1 || p.sw < 1) args.fail("stride " + dims_str({p.sh, p.sw}) + " must be positive");
   if (p.c % p.groups != 0) args.fail(in + ": " + std::to_string(p.c) + " input channels are not divisible by groups " + std::to_string(p.groups));
   if (p.k % p.groups != 0) args.fail(std::to_string(p.k) + " output channels are not divisible by groups " + std::to_string(p.groups));
   if (p.h + 2 * p.ph < p.kh || p.w + 2 * p.pw < p.kw)
-    args.fail(in + " with padding " + dims({p.ph, p.pw}) + " is smaller than the kernel " + dims({p.kh, p.kw}));
+    args.fail(in + " with padding " + dims_str({p.ph, p.pw}) + " is smaller than the kernel " + dims_str({p.kh, p.kw}));
   p.oh = (p.h + 2 * p.ph - p.kh) / p.sh + 1;
   p.ow = (p.w + 2 * p.pw - p.kw) / p.sw + 1;
   return p;

@@ -4,22 +4,14 @@
 
 namespace sgi {
 
-namespace {
-int64_t dim_arg(const Args& args, size_t i, const char* name) {
-  int64_t v = args.i64(i, name);
-  if (v < 0) args.fail(std::string("argument '") + name + "' must be >= 0, got " + std::to_string(v));
-  return v;
-}
-}  // namespace
-
 // batchNormForward(x, weight|null, bias|null, runningMean|null, runningVar|null, y, saveMean, saveInvstd,
 //                  n, c, s, training, momentum, eps)
 SGI_NAPI(batchNormForward) {
   Args args(info, "batchNormForward");
   BatchNormParams p;
-  p.n = dim_arg(args, 8, "n");
-  p.c = dim_arg(args, 9, "c");
-  p.s = dim_arg(args, 10, "s");
+  p.n = args.dim(8, "n");
+  p.c = args.dim(9, "c");
+  p.s = args.dim(10, "s");
   p.training = args.flag(11, "training");
   p.momentum = float(args.f64(12, "momentum"));
   p.eps = float(args.f64(13, "eps"));
@@ -48,9 +40,9 @@ SGI_NAPI(batchNormForward) {
 SGI_NAPI(batchNormBackward) {
   Args args(info, "batchNormBackward");
   BatchNormParams p;
-  p.n = dim_arg(args, 8, "n");
-  p.c = dim_arg(args, 9, "c");
-  p.s = dim_arg(args, 10, "s");
+  p.n = args.dim(8, "n");
+  p.c = args.dim(9, "c");
+  p.s = args.dim(10, "s");
   p.training = args.flag(11, "training");
   const size_t numel = size_t(p.n) * size_t(p.c) * size_t(p.s), C = size_t(p.c);
   Storage *x = args.tensor(0, "x"), *gy = args.tensor(1, "gy"), *w = args.optional_tensor(2, "weight");
@@ -74,7 +66,7 @@ SGI_NAPI(batchNormBackward) {
 // pixelNormForward(x, y, inv, n, c, s, eps): inv holds n*s factors
 SGI_NAPI(pixelNormForward) {
   Args args(info, "pixelNormForward");
-  int64_t n = dim_arg(args, 3, "n"), c = dim_arg(args, 4, "c"), s = dim_arg(args, 5, "s");
+  int64_t n = args.dim(3, "n"), c = args.dim(4, "c"), s = args.dim(5, "s");
   float eps = float(args.f64(6, "eps"));
   const size_t numel = size_t(n) * size_t(c) * size_t(s);
   Storage *x = args.tensor(0, "x"), *y = args.tensor(1, "y"), *inv = args.tensor(2, "inv");
@@ -90,7 +82,7 @@ SGI_NAPI(pixelNormForward) {
 // pixelNormBackward(x, inv, gy, gx, n, c, s)
 SGI_NAPI(pixelNormBackward) {
   Args args(info, "pixelNormBackward");
-  int64_t n = dim_arg(args, 4, "n"), c = dim_arg(args, 5, "c"), s = dim_arg(args, 6, "s");
+  int64_t n = args.dim(4, "n"), c = args.dim(5, "c"), s = args.dim(6, "s");
   const size_t numel = size_t(n) * size_t(c) * size_t(s);
   Storage *x = args.tensor(0, "x"), *inv = args.tensor(1, "inv"), *gy = args.tensor(2, "gy"), *gx = args.tensor(3, "gx");
   args.data(x, numel, "x");

@@ -8,21 +8,8 @@
 namespace sgi {
 
 namespace {
-std::string dims_str(std::initializer_list<int64_t> d) {
-  std::string s = "[";
-  bool first = true;
-  for (int64_t v : d) { s += (first ? "" : ", ") + std::to_string(v); first = false; }
-  return s + "]";
-}
-
 int64_t positive(const Args& args, int64_t v, const char* name, bool allow_zero = true) {
   if (v < 0 || (!allow_zero && v == 0)) args.fail(std::string(name) + " must be " + (allow_zero ? "non-negative" : "positive") + ", got " + std::to_string(v));
-  return v;
-}
-
-std::vector<int64_t> pair(const Args& args, size_t i, const char* name, size_t n = 2) {
-  std::vector<int64_t> v = args.ints(i, name);
-  if (v.size() != n) args.fail(std::string("argument '") + name + "' must have " + std::to_string(n) + " integers");
   return v;
 }
 
@@ -32,7 +19,7 @@ AdaptivePool2dParams adaptive_params(const Args& args, size_t first) {
   p.planes = positive(args, args.i64(first, "planes"), "planes");
   p.in_h = positive(args, args.i64(first + 1, "inH"), "inH");
   p.in_w = positive(args, args.i64(first + 2, "inW"), "inW");
-  std::vector<int64_t> crop = pair(args, first + 3, "crop", 4), out = pair(args, first + 4, "outSize");
+  std::vector<int64_t> crop = args.ints(first + 3, "crop", 4), out = args.ints(first + 4, "outSize", 2);
   p.top = crop[0]; p.left = crop[1]; p.crop_h = crop[2]; p.crop_w = crop[3];
   p.out_h = out[0]; p.out_w = out[1];
   if (p.top < 0 || p.left < 0 || p.crop_h <= 0 || p.crop_w <= 0 || p.top + p.crop_h > p.in_h || p.left + p.crop_w > p.in_w)
@@ -50,7 +37,7 @@ Pool2dParams window_params(const Args& args, size_t first) {
   p.in_w = positive(args, args.i64(first + 2, "inW"), "inW");
   p.out_h = positive(args, args.i64(first + 3, "outH"), "outH");
   p.out_w = positive(args, args.i64(first + 4, "outW"), "outW");
-  std::vector<int64_t> k = pair(args, first + 5, "kernel"), s = pair(args, first + 6, "stride"), pd = pair(args, first + 7, "padding");
+  std::vector<int64_t> k = args.ints(first + 5, "kernel", 2), s = args.ints(first + 6, "stride", 2), pd = args.ints(first + 7, "padding", 2);
   for (int d = 0; d < 2; ++d) {
     if (k[d] <= 0 || k[d] > 1 << 20) args.fail("kernel " + dims_str({k[0], k[1]}) + " must be positive");
     if (s[d] <= 0 || s[d] > 1 << 20) args.fail("stride " + dims_str({s[0], s[1]}) + " must be positive");

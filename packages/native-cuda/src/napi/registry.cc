@@ -29,6 +29,11 @@ int64_t Args::i64(size_t i, const char* name) const {
   if (v != std::floor(v)) fail(std::string("argument '") + name + "' must be an integer");
   return int64_t(v);
 }
+int64_t Args::dim(size_t i, const char* name) const {
+  int64_t v = i64(i, name);
+  if (v < 0) fail(std::string("argument '") + name + "' must be >= 0, got " + std::to_string(v));
+  return v;
+}
 double Args::f64(size_t i, const char* name) const {
   if (i >= info_.Length() || !info_[i].IsNumber()) fail(std::string("argument '") + name + "' must be a number");
   return info_[i].As<Napi::Number>().DoubleValue();
@@ -47,6 +52,11 @@ std::vector<int64_t> Args::ints(size_t i, const char* name) const {
     out[k] = int64_t(v.As<Napi::Number>().DoubleValue());
   }
   return out;
+}
+std::vector<int64_t> Args::ints(size_t i, const char* name, size_t n) const {
+  std::vector<int64_t> v = ints(i, name);
+  if (v.size() != n) fail(std::string("argument '") + name + "' must have " + std::to_string(n) + " integers");
+  return v;
 }
 std::vector<float> Args::floats(size_t i, const char* name) const {
   if (i >= info_.Length()) fail(std::string("argument '") + name + "' is missing");
@@ -75,6 +85,13 @@ Device Args::device(std::initializer_list<Storage*> storages) const {
     else if (s->device() != d) fail("tensors are on different devices (cpu and cuda); move them to one device first");
   }
   return d;
+}
+
+std::string dims_str(std::initializer_list<int64_t> d) {
+  std::string s = "[";
+  bool first = true;
+  for (int64_t v : d) { s += (first ? "" : ", ") + std::to_string(v); first = false; }
+  return s + "]";
 }
 
 }  // namespace sgi

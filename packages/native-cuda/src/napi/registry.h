@@ -3,6 +3,7 @@
 #pragma once
 #include <napi.h>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 #include "napi/storage.h"
@@ -27,9 +28,13 @@ class Args {
   Storage* tensor(size_t i, const char* name) const;
   Storage* optional_tensor(size_t i, const char* name) const;  // null/undefined -> nullptr
   int64_t i64(size_t i, const char* name) const;
+  // An integer size that must be >= 0.
+  int64_t dim(size_t i, const char* name) const;
   double f64(size_t i, const char* name) const;
   bool flag(size_t i, const char* name) const;
   std::vector<int64_t> ints(size_t i, const char* name) const;
+  // An array of exactly n integers.
+  std::vector<int64_t> ints(size_t i, const char* name, size_t n) const;
   std::vector<float> floats(size_t i, const char* name) const;
   // Data pointer of a storage that must hold exactly `numel` elements.
   float* data(Storage* s, size_t numel, const char* name) const;
@@ -43,5 +48,8 @@ class Args {
   const Napi::CallbackInfo& info_;
   const char* fn_;
 };
+
+// "[a, b, c]", for error messages about shapes and sizes.
+std::string dims_str(std::initializer_list<int64_t> d);
 
 }  // namespace sgi

@@ -8,19 +8,6 @@
 namespace sgi {
 
 namespace {
-std::string dims_str(std::initializer_list<int64_t> d) {
-  std::string s = "[";
-  bool first = true;
-  for (int64_t v : d) { s += (first ? "" : ", ") + std::to_string(v); first = false; }
-  return s + "]";
-}
-
-std::vector<int64_t> fixed(const Args& args, size_t i, const char* name, size_t n) {
-  std::vector<int64_t> v = args.ints(i, name);
-  if (v.size() != n) args.fail(std::string("argument '") + name + "' must have " + std::to_string(n) + " integers");
-  return v;
-}
-
 // (planes, inH, inW, [kh, kw], [upX, upY], [downX, downY], [padX0, padX1, padY0, padY1]) from `first` on.
 Upfirdn2dParams upfirdn_params(const Args& args, size_t first) {
   Upfirdn2dParams p;
@@ -28,8 +15,8 @@ Upfirdn2dParams upfirdn_params(const Args& args, size_t first) {
   p.in_h = args.i64(first + 1, "inH");
   p.in_w = args.i64(first + 2, "inW");
   if (p.planes < 0 || p.in_h <= 0 || p.in_w <= 0) args.fail("input planes x size " + dims_str({p.planes, p.in_h, p.in_w}) + " must be positive");
-  std::vector<int64_t> k = fixed(args, first + 3, "kernelSize", 2), up = fixed(args, first + 4, "up", 2),
-                       down = fixed(args, first + 5, "down", 2), pad = fixed(args, first + 6, "pad", 4);
+  std::vector<int64_t> k = args.ints(first + 3, "kernelSize", 2), up = args.ints(first + 4, "up", 2),
+                       down = args.ints(first + 5, "down", 2), pad = args.ints(first + 6, "pad", 4);
   for (int d = 0; d < 2; ++d) {
     if (k[d] <= 0 || k[d] > 4096) args.fail("kernel size " + dims_str({k[0], k[1]}) + " must be positive");
     if (up[d] <= 0 || up[d] > 4096 || down[d] <= 0 || down[d] > 4096)
