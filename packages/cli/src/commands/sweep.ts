@@ -15,7 +15,7 @@ export function sweepCommand(y: Argv): Argv {
   return y.command(
     'sweep',
     'Train every config in a folder as Nx targets (cached: unchanged experiments are skipped)',
-    (a) => a.option('configs', { type: 'string', demandOption: true, describe: 'folder of experiment configs, e.g. configs/ablations' }),
+    (a) => a.option('configs', { type: 'string', demandOption: true, describe: 'folder of experiment configs, e.g. configs/ablations or configs/tiny/ablations' }),
     (argv) => {
       const root = workspaceRoot();
       const dir = path.resolve(argv.configs);

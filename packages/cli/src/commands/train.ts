@@ -3,19 +3,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Argv } from 'yargs';
 import { loadConfig, train } from '@sgi/trainer';
-import { runsRoot } from '../workspace.js';
+import { runsRoot, workspaceRoot } from '../workspace.js';
 
 export function trainCommand(y: Argv): Argv {
   return y.command(
     'train',
     'Train the last stage of an experiment config (earlier stages are loaded frozen)',
     (a) => a
-      .option('config', { type: 'string', describe: 'experiment config (YAML or JSON), e.g. configs/tiny/stage1.yaml' })
+      .option('config', { type: 'string', describe: 'experiment config (YAML or JSON); default: the tiny built-in experiment, configs/tiny/stage1.yaml' })
       .option('resume', { type: 'string', describe: "continue a run from its newest checkpoint: a run folder, or no value for the config's own run" })
-      .check((a) => {
-        if (!a.config && !a.resume) throw new Error('give --config <file>, or --resume <run dir>');
-        return true;
-      })
+
       .option('steps', { type: 'number', describe: 'override train.steps' })
       .option('stop-after', { type: 'number', describe: 'stop after this step (the schedule is unchanged; resume later)' }),
     async (argv) => {
@@ -23,7 +20,9 @@ export function trainCommand(y: Argv): Argv {
       if (resumeDir && !fs.existsSync(path.join(resumeDir, 'config.json'))) {
         throw new Error(`${resumeDir} is not a run folder (no config.json); runs are written by \`sgi train\``);
       }
-      const config = loadConfig(argv.config ?? path.join(resumeDir!, 'config.json'));
+      const file = argv.config ?? (resumeDir ? path.join(resumeDir, 'config.json') : path.join(workspaceRoot(), 'configs/tiny/stage1.yaml'));
+      if (!argv.config && !resumeDir) console.log(`no --config given: training the tiny built-in experiment (${path.relative(process.cwd(), file)})`);
+      const config = loadConfig(file);
       if (resumeDir) config.runDir = resumeDir;
       if (argv.steps) config.train.steps = argv.steps;
       const result = await train(config, { resume: argv.resume !== undefined, stopAfter: argv['stop-after'], runsRoot: runsRoot() });
