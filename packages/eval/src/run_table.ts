@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng, Scope, Tensor, noGrad, ops, tensorToImages, type SsimWindow } from '@sgi/core';
-import { bestCheckpointPath, buildExperiment, latestCheckpoint, listImages, loadConfig, runDirFor, writeImageGrid, loadImage, type Config } from '@sgi/trainer';
+import { bestCheckpointPath, buildExperiment, createProgress, latestCheckpoint, listImages, loadConfig, runDirFor, writeImageGrid, loadImage, type Config } from '@sgi/trainer';
 import { TABLES } from './tables.js';
 import { environmentLine, evaluateMethod, type EvalOptions, type IdentityNetwork, type LpipsFn, type MethodResult } from './evaluate.js';
 import { writeReports, type TableReport } from './report.js';
@@ -92,8 +92,13 @@ export async function runTable(o: TableOptions): Promise<{ report: TableReport; 
       continue;
     }
     o.log(`  ${row.label}: ${path.relative(o.workspace, ck)}`);
-    const evalOpts: EvalOptions = { ssimWindow: o.ssimWindow, identity: o.identity, lpips: o.lpips, runsRoot: o.runsRoot, timingRuns: o.timingRuns, previews: previewCount };
+    const progress = createProgress(`  ${row.label}`, files.length, 0, { every: Math.max(1, Math.floor(files.length / 4)) });
+    const evalOpts: EvalOptions = {
+      ssimWindow: o.ssimWindow, identity: o.identity, lpips: o.lpips, runsRoot: o.runsRoot, timingRuns: o.timingRuns, previews: previewCount,
+      onImage: (done) => progress.update(done, {}),
+    };
     const res = await evaluateMethod(row.label, path.relative(o.workspace, file), config, ck, files, evalOpts);
+    progress.stop();
     const { previews: p, ...rest } = res;
     previews.push(p);
     methods.push({ ...rest, paper: row.paper });
