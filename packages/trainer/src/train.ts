@@ -154,7 +154,10 @@ export async function train(c: Config, opts: TrainOptions): Promise<TrainResult>
   for (const note of randomNotes) say(`  random-initialised: ${note}`);
 
   const metricsFile = path.join(runDir, 'metrics.jsonl');
-  const writeMetrics = (rec: Record<string, unknown>) => fs.appendFileSync(metricsFile, `${JSON.stringify(rec)}\n`);
+  const started = Date.now();
+  // every record carries the wall-clock seconds since this process started training
+  const writeMetrics = (rec: Record<string, unknown>) =>
+    fs.appendFileSync(metricsFile, `${JSON.stringify({ ...rec, seconds: Math.round((Date.now() - started) / 100) / 10 })}\n`);
   const history: TrainResult['history'] = [];
   let lastCheckpoint: string | null = resumeFrom;
 
