@@ -16,10 +16,10 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 const filter = process.argv[2] ?? '';
 const steps = Number(process.env.SGI_BENCH_STEPS ?? 3);
 
-interface Case { name: string; config: string; batch: number; paper?: boolean }
+interface Case { name: string; config: string; batch: number; paper?: boolean; stages?: number }
 const cases: Case[] = [
   { name: 'tiny stage 1 (64x64 generator), batch 4', config: 'configs/tiny/stage1.yaml', batch: 4 },
-  { name: 'tiny stage 2, batch 4', config: 'configs/tiny/stage2.yaml', batch: 4 },
+  { name: 'tiny stage 2 (stage 1 frozen), batch 4', config: 'configs/tiny/stage2.yaml', batch: 4, stages: 2 },
   { name: 'paper stage 1 (256 in, 1024 G), batch 1', config: 'configs/paper/stage1.yaml', batch: 1, paper: true },
   { name: 'paper stage 1 (256 in, 1024 G), batch 4', config: 'configs/paper/stage1.yaml', batch: 4, paper: true },
 ];
@@ -35,11 +35,12 @@ for (const c of cases.filter((k) => k.name.includes(filter))) {
     cfg.generator.meanLatentSamples = 16;
     cfg.loss.randomInit = true;
   }
+  // earlier stages keep their random initial weights (no checkpoint is read): speed only
   cfg.previousStages = [];
-  cfg.stages = 1;
+  cfg.stages = c.stages ?? 1;
   const exp = buildExperiment(cfg, { runsRoot: '/nonexistent' });
   const loss = new CombinedLoss({ ...cfg.loss, seed: 0 });
-  const stage = exp.stages[0]!;
+  const stage = exp.stages[cfg.stages - 1]!;
   stage.train();
   const opt = new Ranger(stage.parameters(), { lr: cfg.train.lr });
   const S = cfg.encoder.inputSize;
@@ -51,8 +52,8 @@ for (const c of cases.filter((k) => k.name.includes(filter))) {
     const t0 = performance.now();
     const scope = new Scope();
     scope.run(() => {
-      const { images } = exp.model.forward(x, { trainFrom: 1, withImages: true, noise: 'random', rng: new Rng(i) });
-      const out = loss.forward(images[0]!, x);
+      const { images } = exp.model.forward(x, { trainFrom: cfg.stages, withImages: true, noise: 'random', rng: new Rng(i) });
+      const out = loss.forward(images[images.length - 1]!, x);
       out.total.backward();
       opt.step();
       opt.zeroGrad();
