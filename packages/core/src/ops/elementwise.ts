@@ -47,6 +47,11 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
   return out;
 }
 
+/** Whether an input of an op needs a gradient (a leaf that requires it, or a computed tensor). */
+function wantsGrad(t: Tensor): boolean {
+  return t.requiresGrad || t.gradNode !== null;
+}
+
 function toTensor(v: Tensor | number, like: Tensor): Tensor {
   return typeof v === 'number' ? Tensor.scalar(v, like.device) : v;
 }
@@ -54,21 +59,21 @@ function toTensor(v: Tensor | number, like: Tensor): Tensor {
 export function add(a: Tensor, b: Tensor | number): Tensor {
   if (typeof b === 'number') return addScalar(a, b);
   const out = binaryRaw('add', a, b);
-  return attachGrad(out, 'add', [a, b], (g) => [sumTo(g, a.shape), sumTo(g, b.shape)]);
+  return attachGrad(out, 'add', [a, b], (g) => [wantsGrad(a) ? sumTo(g, a.shape) : null, wantsGrad(b) ? sumTo(g, b.shape) : null]);
 }
 
 export function sub(a: Tensor, b: Tensor | number): Tensor {
   if (typeof b === 'number') return addScalar(a, -b);
   const out = binaryRaw('sub', a, b);
-  return attachGrad(out, 'sub', [a, b], (g) => [sumTo(g, a.shape), sumTo(unaryRaw('neg', g), b.shape)]);
+  return attachGrad(out, 'sub', [a, b], (g) => [wantsGrad(a) ? sumTo(g, a.shape) : null, wantsGrad(b) ? sumTo(unaryRaw('neg', g), b.shape) : null]);
 }
 
 export function mul(a: Tensor, b: Tensor | number): Tensor {
   if (typeof b === 'number') return scale(a, b);
   const out = binaryRaw('mul', a, b);
   return attachGrad(out, 'mul', [a, b], (g) => [
-    a.requiresGrad || a.gradNode ? sumTo(binaryRaw('mul', g, b), a.shape) : null,
-    b.requiresGrad || b.gradNode ? sumTo(binaryRaw('mul', g, a), b.shape) : null,
+    wantsGrad(a) ? sumTo(binaryRaw('mul', g, b), a.shape) : null,
+    wantsGrad(b) ? sumTo(binaryRaw('mul', g, a), b.shape) : null,
   ]);
 }
 
