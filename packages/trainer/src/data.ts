@@ -84,8 +84,11 @@ export function splitFiles(files: string[], val: number, seed: number): { train:
 /** Endless shuffled batches; the epoch order depends only on (seed, epoch), so resuming is exact. */
 export class FolderLoader {
   private cache = new Map<string, Float32Array>();
-  constructor(readonly files: string[], readonly size: number, readonly batchSize: number, readonly seed: number, readonly flip: boolean, readonly cacheDecoded = true) {
+  /** Decoded images are kept in memory only when the whole set fits in `cacheBytes` (default 2 GiB). */
+  readonly cacheDecoded: boolean;
+  constructor(readonly files: string[], readonly size: number, readonly batchSize: number, readonly seed: number, readonly flip: boolean, cacheBytes = 2 ** 31) {
     if (files.length === 0) throw new Error('FolderLoader: no training images');
+    this.cacheDecoded = files.length * 3 * size * size * 4 <= cacheBytes;
   }
 
   /** The files of batch number `step` (0-based). */

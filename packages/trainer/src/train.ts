@@ -142,6 +142,15 @@ export async function train(c: Config, opts: TrainOptions): Promise<TrainResult>
     opt.loadStateDict(new Map([...ck.optim].map(([k, t]) => [k, Tensor.fromArray(t.data, t.shape)])));
     startStep = ck.meta.step;
     best = Number(ck.meta.extra?.best ?? -Infinity);
+    // drop the log lines of steps after the checkpoint: they are about to be run again
+    const log = path.join(runDir, 'metrics.jsonl');
+    if (fs.existsSync(log)) {
+      const kept = fs.readFileSync(log, 'utf8').split('\n').filter((l) => {
+        if (!l.trim()) return false;
+        try { return (JSON.parse(l) as { step: number }).step <= startStep; } catch { return false; }
+      });
+      fs.writeFileSync(log, kept.map((l) => `${l}\n`).join(''));
+    }
     say(`resumed ${runDir} from step ${startStep} (${resumeFrom})`);
   }
 

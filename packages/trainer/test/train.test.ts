@@ -56,6 +56,10 @@ describe('training', () => {
     expect(readCheckpoint(survivors[survivors.length - 1]!).meta.step).toBeLessThan(24);
     const b = await train(killed, { runsRoot: dir, quiet: true, tty: false, resume: true });
     expect(b.step).toBe(24);
+    // the log holds each step once: lines past the resumed checkpoint were dropped and re-run
+    const logged = fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.kind === 'train').map((l) => l.step);
+    expect(new Set(logged).size).toBe(logged.length);
+    expect(logged[logged.length - 1]).toBe(24);
     const wa = finalWeights(a.lastCheckpoint!), wb = finalWeights(b.lastCheckpoint!);
     expect([...wb.keys()]).toEqual([...wa.keys()]);
     for (const [k, v] of wa) expect(Buffer.from(wb.get(k)!.buffer).equals(Buffer.from(v.buffer)), k).toBe(true);
