@@ -35,6 +35,8 @@ export interface MethodResult {
   mean: { psnr: number; ssim: number; lpips?: number; ids?: number; runtime: number };
   /** Reconstructions (8-bit HWC) of the first few images, for the report's grids. */
   previews: Uint8Array[];
+  /** Networks of this method that run on random weights (said in every report). */
+  randomInit: string[];
 }
 
 export interface EvalOptions {
@@ -112,7 +114,7 @@ export async function evaluateMethod(label: string, configFile: string, config: 
   const result: MethodResult = {
     label, config: configFile, checkpoint, stages: config.stages,
     params: exp.stages.reduce((n, s) => n + s.numParameters(), 0),
-    images, failed, previews,
+    images, failed, previews, randomInit: exp.randomInit,
     mean: {
       psnr: meanOf(finite(images.map((i) => i.psnr))),
       ssim: meanOf(images.map((i) => i.ssim)),

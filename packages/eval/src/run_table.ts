@@ -24,6 +24,8 @@ export interface TableOptions {
   lpips?: LpipsFn;
   timingRuns: number;
   log: (line: string) => void;
+  /** Extra lines for the report (e.g. which metric networks run on random weights). */
+  notes?: string[];
 }
 
 /** Held-out images of the generator of a (tiny, synthetic-data) config, written as PNG files. */
@@ -120,6 +122,8 @@ export async function runTable(o: TableOptions): Promise<{ report: TableReport; 
       'LPIPS: AlexNet v0.1',
       `runtime: median of ${o.timingRuns} timed run(s) per image after one warm-up, batch 1`,
       def.note,
+      ...(o.notes ?? []),
+      ...[...new Set(methods.flatMap((m) => m.randomInit))].map((r) => `random-initialised (no weights offline): ${r}`),
     ],
     evalSet: { source, count: files.length, files: files.map((f) => path.relative(o.workspace, f)), seed: o.seed },
     methods, missing,

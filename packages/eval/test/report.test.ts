@@ -43,6 +43,7 @@ describe('evaluation and reports', () => {
       expect(i.seconds).toBeGreaterThan(0);
     }
     expect(res.params).toBeGreaterThan(1000);
+    expect(res.randomInit.join(' ')).toMatch(/generator/);
     const { previews, ...rest } = res;
     const report: TableReport = {
       table: 'table1', title: TABLES.table1.title, suite: 'test', environment: 'test machine', conventions: ['PSNR on 8-bit values'],

@@ -31,8 +31,8 @@ export function tableCommand(y: Argv): Argv {
         table: argv.table, suite: argv.suite, workspace: ws, runsRoot: runsRoot(), outDir,
         images: argv.images, count: argv.count, seed: argv.seed, ssimWindow: argv.ssim,
         identity, lpips: lpips.distance, timingRuns: argv['timing-runs'], log: (l) => console.log(l),
+        notes: lpips.note ? [lpips.note] : [],
       });
-      if (lpips.note) r.report.conventions.push(lpips.note);
       console.log(`\n${r.markdown}\n`);
       console.log(`wrote ${r.json} and ${r.html}`);
     },
