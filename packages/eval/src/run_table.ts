@@ -2,8 +2,8 @@
 // best of its training run), evaluates every method and writes the reports.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Rng, Scope, Tensor, noGrad, ops, tensorToImages, type SsimWindow } from '@sgi/core';
-import { bestCheckpointPath, buildExperiment, createProgress, latestCheckpoint, listImages, loadConfig, runDirFor, writeImageGrid, loadImage, type Config } from '@sgi/trainer';
+import { Rng, Scope, Tensor, tensorToImages, type SsimWindow } from '@sgi/core';
+import { bestCheckpointPath, buildExperiment, createProgress, sampleGeneratorImages, latestCheckpoint, listImages, loadConfig, runDirFor, writeImageGrid, loadImage, type Config } from '@sgi/trainer';
 import { TABLES } from './tables.js';
 import { environmentLine, evaluateMethod, type EvalOptions, type IdentityNetwork, type LpipsFn, type MethodResult } from './evaluate.js';
 import { writeReports, type TableReport } from './report.js';
@@ -34,17 +34,10 @@ async function syntheticEvalSet(config: Config, dir: string, count: number, seed
   const exp = buildExperiment({ ...config, stages: 1, previousStages: [] }, { runsRoot });
   const size = config.encoder.inputSize;
   const files: string[] = [];
-  const n = exp.generator.nLatent;
   for (let i = 0; i < count; i++) {
     const file = path.join(dir, `sample-${String(i).padStart(4, '0')}.png`);
     const scope = new Scope();
-    const data = scope.run(() => noGrad(() => {
-      const z = new Rng(seed * 65537 + i).randn([1, config.generator.styleDim]);
-      const w = exp.generator.mapping(z);
-      const wt = ops.add(ops.scale(ops.sub(w, exp.latentAvg), config.data.truncation), exp.latentAvg);
-      const wPlus = ops.expand(ops.reshape(wt, [1, 1, config.generator.styleDim]), [1, n, config.generator.styleDim]);
-      return exp.model.facePool(exp.generator.synthesis(wPlus)).toArray();
-    }));
+    const data = scope.run(() => sampleGeneratorImages(exp, 1, seed * 65537 + i).toArray());
     scope.dispose();
     await writeImageGrid(file, [{ data, offset: 0 }], size, 1);
     files.push(file);

@@ -120,3 +120,18 @@ export function stageWeights(model: Map<string, HostTensor>, s: number): Map<str
   if (out.size === 0) throw new Error(`checkpoint has no weights for stage ${s} (keys start with ${[...model.keys()].slice(0, 3).join(', ')})`);
   return out;
 }
+
+/**
+ * Images the experiment's generator makes from `count` random latents (z from Rng(seed), the
+ * mapping network, truncation data.truncation towards the mean latent, the same W for every
+ * layer), face-pooled to the encoder input: the synthetic training, validation and eval images.
+ */
+export function sampleGeneratorImages(exp: Experiment, count: number, seed: number): Tensor {
+  const { generator, latentAvg, config: c } = exp;
+  const D = c.generator.styleDim;
+  return noGrad(() => {
+    const w = generator.truncation(generator.mapping(new Rng(seed).randn([count, D])), c.data.truncation, latentAvg);
+    const wPlus = ops.expand(ops.reshape(w, [count, 1, D]), [count, generator.nLatent, D]);
+    return exp.model.facePool(generator.synthesis(wPlus));
+  });
+}

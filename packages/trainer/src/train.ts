@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { Rng, Scope, Tensor, native, noGrad, ops, psnr, ssim, tensorToImages } from '@sgi/core';
 import { CombinedLoss } from '@sgi/losses';
 import { configHash, runDirFor, type Config } from './config.js';
-import { buildExperiment, nLatentFor, type Experiment } from './experiment.js';
+import { buildExperiment, sampleGeneratorImages, type Experiment } from './experiment.js';
 import { FolderLoader, listImages, loadBatch, splitFiles, writeImageGrid } from './data.js';
 import {
   bestCheckpointPath, latestCheckpoint, pruneCheckpoints, readCheckpoint, stepCheckpointPath, writeCheckpoint,
@@ -54,15 +54,7 @@ function folderSource(c: Config): DataSource {
 }
 
 function syntheticSource(c: Config, exp: Experiment): DataSource {
-  const { generator, latentAvg } = exp;
-  const n = nLatentFor(c.generator.size);
-  const sample = (seed: number, count: number): Tensor => noGrad(() => {
-    const z = new Rng(seed).randn([count, c.generator.styleDim]);
-    const w = generator.mapping(z);
-    const wt = ops.add(ops.scale(ops.sub(w, latentAvg), c.data.truncation), latentAvg);
-    const wPlus = ops.expand(ops.reshape(wt, [count, 1, c.generator.styleDim]), [count, n, c.generator.styleDim]);
-    return exp.model.facePool(generator.synthesis(wPlus));
-  });
+  const sample = (seed: number, count: number): Tensor => sampleGeneratorImages(exp, count, seed);
   return {
     batch: async (step) => {
       const scope = new Scope();
