@@ -5,6 +5,7 @@ const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.
 const alias = {
   '@sgi/core': src('core'),
   '@sgi/losses': src('losses'),
+  '@sgi/experiment': src('experiment'),
   '@sgi/trainer': src('trainer'),
   '@sgi/eval': src('eval'),
 };
@@ -21,6 +22,6 @@ const project = (name: string) => ({
 
 export default defineConfig({
   test: {
-    projects: [project('core'), project('losses'), project('trainer'), project('eval'), project('cli')],
+    projects: [project('core'), project('losses'), project('experiment'), project('trainer'), project('eval'), project('cli')],
   },
 });

@@ -1,72 +1,88 @@
-// Nx plugin: every experiment config under configs/ (except base.yaml files) becomes a project
-// "exp-<dir>-<file>" with a cached `train` target whose inputs are the config files and the code
-// it runs, and whose output is its run directory; later stages depend on their earlier stages.
+// Nx plugin: the experiments and the paper's tables as cached Nx targets.
+// - Every experiment config under configs/ (not base files) is a project `exp-<folder>-<file>`
+//   (the rule in packages/experiment/naming.cjs) with a cached `train` target: its inputs are the
+//   config, its `extends` chain and its earlier stages' configs, plus the code; its output is its
+//   run folder runs/<name>/; it depends on the train targets of its earlier stages.
+// - packages/eval/tables.yaml (the one list of table rows) gives the eval project a cached
+//   `table1`/`table2`/`table3` target that depends on the train targets of the table's tiny rows.
 const fs = require('node:fs');
 const path = require('node:path');
+const YAML = require('yaml');
+const { experimentProject, isExperimentConfig } = require('../packages/experiment/naming.cjs');
 
-function projectName(file) {
-  return 'exp-' + file.replace(/^configs\//, '').replace(/\.(ya?ml|json)$/, '').replace(/[\/_]/g, '-');
+function readConfig(root, file) {
+  const abs = path.join(root, file);
+  const text = fs.readFileSync(abs, 'utf8');
+  const raw = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
+  if (!raw || typeof raw !== 'object') throw new Error(`${file}: a config must be a mapping of keys`);
+  const list = Array.isArray(raw.previousStages) ? raw.previousStages.filter((p) => typeof p === 'string') : [];
+  return { name: raw.name, extends: typeof raw.extends === 'string' ? raw.extends : undefined, previousStages: list };
 }
 
-function readYamlLite(file) {
-  // Only the few top-level keys we need (name, previousStages, extends), without a YAML dependency.
-  const text = fs.readFileSync(file, 'utf8');
-  const get = (key) => {
-    const m = text.match(new RegExp(`^${key}:\\s*(.+)$`, 'm'));
-    return m ? m[1].trim() : undefined;
-  };
-  const list = (v) => (v ? v.replace(/^\[|\]$/g, '').split(',').map((s) => s.trim()).filter(Boolean) : []);
-  return { name: get('name'), extends: get('extends'), previousStages: list(get('previousStages')) };
-}
+const rel = (dir, p) => path.posix.normalize(path.posix.join(dir, p));
 
 /** The config, its `extends` chain and (recursively) the configs of its previous stages. */
 function configInputs(root, file, seen = new Set()) {
-  if (seen.has(file)) return seen;
+  if (seen.has(file) || !fs.existsSync(path.join(root, file))) return seen;
   seen.add(file);
-  const abs = path.join(root, file);
-  if (!fs.existsSync(abs)) return seen;
-  const cfg = readYamlLite(abs);
+  const cfg = readConfig(root, file);
   const dir = path.posix.dirname(file);
-  if (cfg.extends) configInputs(root, path.posix.normalize(path.posix.join(dir, cfg.extends)), seen);
-  for (const p of cfg.previousStages) configInputs(root, path.posix.normalize(path.posix.join(dir, p)), seen);
+  if (cfg.extends) configInputs(root, rel(dir, cfg.extends), seen);
+  for (const p of cfg.previousStages) if (/\.(ya?ml|json)$/.test(p)) configInputs(root, rel(dir, p), seen);
   return seen;
 }
 
+function experimentNode(root, file) {
+  const cfg = readConfig(root, file);
+  const dir = path.posix.dirname(file);
+  const deps = cfg.previousStages.filter((p) => /\.(ya?ml|json)$/.test(p)).map((p) => ({ projects: [experimentProject(rel(dir, p))], target: 'train' }));
+  const name = experimentProject(file);
+  return {
+    projects: {
+      [file.replace(/\.(ya?ml|json)$/, '')]: {
+        name,
+        tags: ['experiment', `experiment:${dir.replace(/^configs\/?/, '')}`],
+        implicitDependencies: ['core', 'losses', 'experiment', 'trainer'],
+        targets: {
+          train: {
+            executor: 'nx:run-commands',
+            cache: true,
+            inputs: [...configInputs(root, file)].map((f) => `{workspaceRoot}/${f}`).concat([{ externalDependencies: ['sharp'] }, '^default']),
+            outputs: [`{workspaceRoot}/runs/${cfg.name ?? name}`],
+            dependsOn: [{ projects: ['trainer'], target: 'build' }, ...deps],
+            // a cache miss over an existing run of the same config continues it (a finished run
+            // has nothing left to do); a run of another config in that folder is replaced
+            options: { command: `node packages/trainer/dist/main.js --config ${file} --resume --overwrite`, cwd: '{workspaceRoot}' },
+          },
+        },
+      },
+    },
+  };
+}
+
+function tablesNode(root, file) {
+  const tables = YAML.parse(fs.readFileSync(path.join(root, file), 'utf8'));
+  const targets = {};
+  for (const [table, def] of Object.entries(tables)) {
+    const tiny = def.rows.map((r) => r.configs.tiny).filter(Boolean);
+    targets[table] = {
+      executor: 'nx:run-commands',
+      cache: true,
+      inputs: ['default', '^default', `{workspaceRoot}/${file}`, ...tiny.map((c) => `{workspaceRoot}/${c}`), '{workspaceRoot}/configs/tiny/**/*'],
+      outputs: [`{workspaceRoot}/results/${table}-tiny`],
+      dependsOn: [{ projects: ['cli'], target: 'build' }, { projects: [...new Set(tiny.map(experimentProject))], target: 'train' }],
+      options: { command: `node packages/cli/dist/main.js table ${table}`, cwd: '{workspaceRoot}' },
+    };
+  }
+  return { projects: { [path.posix.dirname(file)]: { targets } } };
+}
+
 const createNodesV2 = [
-  'configs/**/*.{yaml,yml,json}',
+  '{configs/**/*.{yaml,yml,json},packages/eval/tables.yaml}',
   (files, _options, context) =>
     files
-      .filter((f) => !/(^|\/)base\.(ya?ml|json)$/.test(f))
-      .map((file) => {
-        const abs = path.join(context.workspaceRoot, file);
-        const cfg = readYamlLite(abs);
-        const dir = path.dirname(file);
-        const deps = cfg.previousStages.map((p) => ({ projects: [projectName(path.posix.join(dir, p))], target: 'train' }));
-        const name = projectName(file);
-        const root = file.replace(/\.(ya?ml|json)$/, '');
-        return [
-          file,
-          {
-            projects: {
-              [root]: {
-                name,
-                tags: ['experiment', `experiment:${dir.replace(/^configs\//, '')}`],
-                targets: {
-                  train: {
-                    executor: 'nx:run-commands',
-                    cache: true,
-                    inputs: [...[...configInputs(context.workspaceRoot, file)].map((f) => `{workspaceRoot}/${f}`), { externalDependencies: ['sharp'] }, '^default'],
-                    outputs: [`{workspaceRoot}/runs/${cfg.name ?? name}`],
-                    dependsOn: [{ projects: ['cli'], target: 'build' }, ...deps],
-                    options: { command: `node packages/cli/dist/main.js train --config ${file}`, cwd: '{workspaceRoot}' },
-                  },
-                },
-                implicitDependencies: ['core', 'losses', 'trainer', 'cli'],
-              },
-            },
-          },
-        ];
-      }),
+      .filter((f) => f === 'packages/eval/tables.yaml' || isExperimentConfig(f))
+      .map((file) => [file, file === 'packages/eval/tables.yaml' ? tablesNode(context.workspaceRoot, file) : experimentNode(context.workspaceRoot, file)]),
 ];
 
 module.exports = { name: 'sgi-experiments', createNodesV2 };

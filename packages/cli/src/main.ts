@@ -2,7 +2,7 @@
 // The sgi command line. Every command has --help.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { trainCommand } from './commands/train.js';
+import { runTrain, trainCommand } from './commands/train.js';
 import { convertCommand } from './commands/convert.js';
 import { infoCommand } from './commands/info.js';
 import { invertCommand } from './commands/invert.js';
@@ -18,6 +18,11 @@ function fail(e: Error): never {
 }
 
 async function main(): Promise<void> {
+  // `sgi train ...` belongs to the trainer's executable, options and --help included
+  if (process.argv[2] === 'train') {
+    process.exitCode = runTrain(process.argv.slice(3));
+    return;
+  }
   await cli
     .demandCommand(1, 'choose a command (see --help)')
     .strict()

@@ -3,7 +3,7 @@
 // runtime per image (median over runs after warm-up, batch 1) and parameter counts.
 import * as os from 'node:os';
 import { Scope, Tensor, native, noGrad, psnr, ssim, tensorToImages, type SsimWindow } from '@sgi/core';
-import { buildExperiment, loadImage, type Config } from '@sgi/trainer';
+import { buildExperiment, loadImage, type Config } from '@sgi/experiment';
 
 /** A face-recognition network used for the identity similarity (IDS). */
 export interface IdentityNetwork {

@@ -3,7 +3,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng, Scope, Tensor, tensorToImages, type SsimWindow } from '@sgi/core';
-import { bestCheckpointPath, buildExperiment, createProgress, sampleGeneratorImages, latestCheckpoint, listImages, loadConfig, runDirFor, writeImageGrid, loadImage, type Config } from '@sgi/trainer';
+import {
+  buildExperiment, createProgress, experimentProjectOf, listImages, loadConfig, loadImage, runCheckpoint, runDirFor, sampleGeneratorImages, writeImageGrid,
+  type Config,
+} from '@sgi/experiment';
 import { TABLES } from './tables.js';
 import { environmentLine, evaluateMethod, type EvalOptions, type IdentityNetwork, type LpipsFn, type MethodResult } from './evaluate.js';
 import { writeReports, type TableReport } from './report.js';
@@ -81,9 +84,10 @@ export async function runTable(o: TableOptions): Promise<{ report: TableReport; 
       continue;
     }
     const runDir = runDirFor(config, o.runsRoot);
-    const ck = fs.existsSync(bestCheckpointPath(runDir)) ? bestCheckpointPath(runDir) : latestCheckpoint(runDir);
+    const ck = runCheckpoint(runDir);
     if (!ck) {
-      missing.push({ label: row.label, reason: `no checkpoint in ${runDir} (train it: npx nx run ${expName(o.workspace, file)}:train)` });
+      const project = experimentProjectOf(file, o.workspace);
+      missing.push({ label: row.label, reason: `no checkpoint in ${runDir} (train it: ${project ? `npx nx run ${project}:train` : `sgi train --config ${file}`})` });
       continue;
     }
     o.log(`  ${row.label}: ${path.relative(o.workspace, ck)}`);
@@ -123,8 +127,4 @@ export async function runTable(o: TableOptions): Promise<{ report: TableReport; 
   };
   const out = await writeReports(o.outDir, report, { inputs, methods: previews, size });
   return { report, ...out };
-}
-
-function expName(workspace: string, file: string): string {
-  return 'exp-' + path.relative(workspace, file).split(path.sep).join('/').replace(/^configs\//, '').replace(/\.(ya?ml|json)$/, '').replace(/[/_]/g, '-');
 }

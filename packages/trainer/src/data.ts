@@ -1,59 +1,9 @@
-// Training data: an image folder (JPEG/PNG/WebP decoded and resized by sharp) with a seeded
-// train/validation split and random horizontal flips. Decoding runs on libuv's worker threads
-// inside sharp, and the next batch is requested before the current one is used, so decoding
-// overlaps the (synchronous, native) compute of the training step.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import sharp from 'sharp';
+// Training data from an image folder: a seeded train/validation split, endless shuffled batches
+// with random horizontal flips. Decoding runs on libuv's worker threads inside sharp, and the next
+// batch is requested before the current one is used, so decoding overlaps the (synchronous,
+// native) compute of the training step.
 import { Rng, Tensor } from '@sgi/core';
-
-export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff']);
-
-export function listImages(dir: string): string[] {
-  if (!fs.existsSync(dir)) throw new Error(`image folder not found: ${dir}`);
-  if (!fs.statSync(dir).isDirectory()) throw new Error(`not a folder: ${dir}`);
-  const files = fs.readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .filter((f) => IMAGE_EXTENSIONS.has(path.extname(f).toLowerCase()))
-    .map((f) => path.join(dir, f))
-    .sort();
-  if (files.length === 0) throw new Error(`no images (${[...IMAGE_EXTENSIONS].join(', ')}) found in ${dir}`);
-  return files;
-}
-
-/** Decodes any image sharp reads to RGB, resized to size x size, as CHW float32 in [-1, 1]. */
-export async function loadImage(file: string, size: number): Promise<Float32Array> {
-  let raw: Buffer;
-  try {
-    raw = await sharp(file).removeAlpha().toColourspace('srgb').resize(size, size, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer();
-  } catch (e) {
-    throw new Error(`cannot read image ${file}: ${(e as Error).message}`);
-  }
-  return hwcToChw(raw, size, size);
-}
-
-export function hwcToChw(raw: Uint8Array, h: number, w: number): Float32Array {
-  const out = new Float32Array(3 * h * w);
-  const plane = h * w;
-  for (let i = 0; i < plane; i++) {
-    out[i] = raw[i * 3]! / 127.5 - 1;
-    out[plane + i] = raw[i * 3 + 1]! / 127.5 - 1;
-    out[2 * plane + i] = raw[i * 3 + 2]! / 127.5 - 1;
-  }
-  return out;
-}
-
-/** [-1, 1] CHW floats to 8-bit HWC (pSp's tensor2im: clamp((x+1)/2) * 255, truncated). */
-export function chwToHwc(data: Float32Array, h: number, w: number, offset = 0): Uint8Array {
-  const out = new Uint8Array(h * w * 3);
-  const plane = h * w;
-  for (let c = 0; c < 3; c++) {
-    for (let i = 0; i < plane; i++) {
-      const v = (data[offset + c * plane + i]! + 1) / 2;
-      out[i * 3 + c] = Math.floor(Math.min(1, Math.max(0, v)) * 255);
-    }
-  }
-  return out;
-}
+import { loadImage } from '@sgi/experiment';
 
 /** Flips CHW images (batch-major) horizontally in place. */
 export function flipHorizontal(data: Float32Array, offset: number, h: number, w: number): void {
@@ -81,68 +31,103 @@ export function splitFiles(files: string[], val: number, seed: number): { train:
   return { val: shuffled.slice(0, nVal).sort(), train: shuffled.slice(nVal) };
 }
 
-/** Endless shuffled batches; the epoch order depends only on (seed, epoch), so resuming is exact. */
+/**
+ * Endless shuffled batches; the epoch order depends only on (seed, epoch), so resuming is exact.
+ * An unreadable image is skipped (named once through `onSkip`, counted in `skipped`): its place in
+ * the batch goes to the next readable file of the epoch order, which depends only on which files
+ * are unreadable, so a resumed run sees the same batches. No readable image at all is an error.
+ */
 export class FolderLoader {
   private cache = new Map<string, Float32Array>();
+  /** Files that could not be decoded, with the reason. */
+  readonly skipped = new Map<string, string>();
   /** Decoded images are kept in memory only when the whole set fits in `cacheBytes` (default 2 GiB). */
   readonly cacheDecoded: boolean;
-  constructor(readonly files: string[], readonly size: number, readonly batchSize: number, readonly seed: number, readonly flip: boolean, cacheBytes = 2 ** 31) {
+  private readonly onSkip: (file: string, why: string) => void;
+  constructor(
+    readonly files: string[], readonly size: number, readonly batchSize: number, readonly seed: number, readonly flip: boolean,
+    opts: { cacheBytes?: number; onSkip?: (file: string, why: string) => void } = {},
+  ) {
     if (files.length === 0) throw new Error('FolderLoader: no training images');
-    this.cacheDecoded = files.length * 3 * size * size * 4 <= cacheBytes;
+    this.cacheDecoded = files.length * 3 * size * size * 4 <= (opts.cacheBytes ?? 2 ** 31);
+    this.onSkip = opts.onSkip ?? (() => {});
   }
 
-  /** The files of batch number `step` (0-based). */
+  private perEpoch(): number {
+    return Math.max(1, Math.floor(this.files.length / this.batchSize));
+  }
+
+  private epochOrder(epoch: number): number[] {
+    return new Rng(this.seed * 1000003 + epoch).shuffle(this.files.map((_, i) => i));
+  }
+
+  /** The files of batch number `step` (0-based), before unreadable ones are replaced. */
   filesAt(step: number): { files: string[]; flips: boolean[] } {
-    const perEpoch = Math.max(1, Math.floor(this.files.length / this.batchSize));
-    const epoch = Math.floor(step / perEpoch);
-    const k = step % perEpoch;
-    const order = new Rng(this.seed * 1000003 + epoch).shuffle(this.files.map((_, i) => i));
+    const k = step % this.perEpoch();
+    const order = this.epochOrder(Math.floor(step / this.perEpoch()));
     const flipRng = new Rng(this.seed * 7919 + step);
     const idx = Array.from({ length: this.batchSize }, (_, i) => order[(k * this.batchSize + i) % order.length]!);
     return { files: idx.map((i) => this.files[i]!), flips: idx.map(() => this.flip && flipRng.next() < 0.5) };
   }
 
-  private async decode(file: string): Promise<Float32Array> {
+  private async decode(file: string): Promise<Float32Array | null> {
     const hit = this.cache.get(file);
     if (hit) return hit;
-    const img = await loadImage(file, this.size);
-    if (this.cacheDecoded) this.cache.set(file, img);
-    return img;
+    if (this.skipped.has(file)) return null;
+    try {
+      const img = await loadImage(file, this.size);
+      if (this.cacheDecoded) this.cache.set(file, img);
+      return img;
+    } catch (e) {
+      if (!this.skipped.has(file)) {
+        const why = (e as Error).message.replace(`cannot read image ${file}: `, '');
+        this.skipped.set(file, why);
+        this.onSkip(file, why);
+      }
+      return null;
+    }
+  }
+
+  /** Decodes `file`, or the first readable file after it in the epoch's order. */
+  private async decodeOrNext(step: number, slot: number): Promise<{ img: Float32Array; file: string }> {
+    const order = this.epochOrder(Math.floor(step / this.perEpoch()));
+    const start = (step % this.perEpoch()) * this.batchSize + slot;
+    for (let j = 0; j < order.length; j++) {
+      const file = this.files[order[(start + j) % order.length]!]!;
+      const img = await this.decode(file);
+      if (img) return { img, file };
+    }
+    throw new Error(`none of the ${this.files.length} training image(s) could be read (first: ${[...this.skipped].slice(0, 3).map(([f, w]) => `${f}: ${w}`).join('; ')})`);
   }
 
   /** Decodes batch `step` into a host buffer [B, 3, size, size]. */
   async load(step: number): Promise<{ data: Float32Array; files: string[] }> {
-    const { files, flips } = this.filesAt(step);
+    const { flips } = this.filesAt(step);
     const plane = 3 * this.size * this.size;
-    const data = new Float32Array(files.length * plane);
-    const imgs = await Promise.all(files.map((f) => this.decode(f)));
-    imgs.forEach((img, i) => {
+    const data = new Float32Array(this.batchSize * plane);
+    const imgs = await Promise.all(flips.map((_, i) => this.decodeOrNext(step, i)));
+    imgs.forEach(({ img }, i) => {
       data.set(img, i * plane);
       if (flips[i]) flipHorizontal(data, i * plane, this.size, this.size);
     });
-    return { data, files };
+    return { data, files: imgs.map((x) => x.file) };
   }
 }
 
-/** Loads a list of files as one tensor batch (validation, evaluation). */
-export async function loadBatch(files: string[], size: number): Promise<Tensor> {
+/** The readable images of `files` as one batch (unreadable ones reported through `onSkip`), or null if none. */
+export async function loadReadable(files: string[], size: number, onSkip: (file: string, why: string) => void): Promise<Tensor | null> {
+  const imgs = await Promise.all(files.map(async (f) => {
+    try {
+      return await loadImage(f, size);
+    } catch (e) {
+      onSkip(f, (e as Error).message);
+      return null;
+    }
+  }));
+  const ok = imgs.filter((x): x is Float32Array => x !== null);
+  if (ok.length === 0) return null;
   const plane = 3 * size * size;
-  const data = new Float32Array(files.length * plane);
-  const imgs = await Promise.all(files.map((f) => loadImage(f, size)));
-  imgs.forEach((img, i) => data.set(img, i * plane));
-  return Tensor.fromArray(data, [files.length, 3, size, size]);
-}
-
-/** Writes a grid of [-1, 1] CHW images (rows x cols, row-major list) as a PNG. */
-export async function writeImageGrid(file: string, images: { data: Float32Array; offset: number }[], size: number, cols: number): Promise<void> {
-  const rows = Math.ceil(images.length / cols);
-  const W = cols * size, H = rows * size;
-  const canvas = new Uint8Array(W * H * 3).fill(255);
-  images.forEach((img, k) => {
-    const hwc = chwToHwc(img.data, size, size, img.offset);
-    const ox = (k % cols) * size, oy = Math.floor(k / cols) * size;
-    for (let y = 0; y < size; y++) canvas.set(hwc.subarray(y * size * 3, (y + 1) * size * 3), ((oy + y) * W + ox) * 3);
-  });
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  await sharp(Buffer.from(canvas), { raw: { width: W, height: H, channels: 3 } }).png().toFile(file);
+  const data = new Float32Array(ok.length * plane);
+  ok.forEach((img, i) => data.set(img, i * plane));
+  return Tensor.fromArray(data, [ok.length, 3, size, size]);
 }

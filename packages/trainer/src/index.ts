@@ -1,8 +1,5 @@
-// @sgi/trainer: configs, data, experiments, checkpoints, the training loop and optimizers.
-export * from './config.js';
+// @sgi/trainer: the training loop, training data and optimizers. What an experiment is (configs,
+// networks, checkpoints, image files) lives in @sgi/experiment.
 export * from './data.js';
-export * from './checkpoint.js';
-export * from './experiment.js';
 export * from './train.js';
-export * from './progress.js';
 export * from './optim/index.js';

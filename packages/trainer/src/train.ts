@@ -1,22 +1,30 @@
 // The training loop of one stage: data -> multi-stage inversion (earlier stages frozen) ->
 // weighted losses -> Ranger/Adam step; logging to metrics.jsonl, validation PSNR/SSIM/LPIPS,
-// sample grids, atomic checkpoints, exact resume, and a hard stop on a non-finite loss.
+// sample grids, atomic checkpoints, exact resume, and a hard stop on a non-finite loss. A run folder
+// holds one run: a fresh run never mixes with or deletes an earlier one unless told to.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Rng, Scope, Tensor, native, noGrad, ops, psnr, ssim, tensorToImages } from '@sgi/core';
+import { Rng, Scope, Tensor, native, noGrad, ops, psnr, ssim, tensorToImages, writeFileDurable, DiskFullError } from '@sgi/core';
 import { CombinedLoss } from '@sgi/losses';
-import { configHash, runDirFor, type Config } from './config.js';
-import { buildExperiment, sampleGeneratorImages, type Experiment } from './experiment.js';
-import { FolderLoader, listImages, loadBatch, splitFiles, writeImageGrid } from './data.js';
 import {
-  bestCheckpointPath, latestCheckpoint, pruneCheckpoints, readCheckpoint, stepCheckpointPath, writeCheckpoint,
-} from './checkpoint.js';
-import { createProgress } from './progress.js';
+  bestCheckpointPath, buildExperiment, configHash, createProgress, latestCheckpoint, listImages, markBest, pruneCheckpoints,
+  readCheckpoint, readCheckpointMeta, resolvedConfig, runDirFor, sampleGeneratorImages, stepCheckpointPath, writeCheckpoint,
+  writeImageGrid, type Config, type Experiment,
+} from '@sgi/experiment';
+import { FolderLoader, loadReadable, splitFiles } from './data.js';
 import { Adam, Ranger, type Optimizer } from './optim/index.js';
 
 export interface TrainOptions {
-  /** Continue the run in this directory from its newest checkpoint. */
+  /**
+   * Continue the run in its folder from its newest checkpoint (a folder without a checkpoint
+   * starts at step 0). A checkpoint written with another config is an error, unless `overwrite`.
+   */
   resume?: boolean;
+  /**
+   * Replace whatever run the folder holds (deleted) instead of refusing. With `resume`: continue a
+   * run of the same config, and start over only when the folder holds another config's run.
+   */
+  overwrite?: boolean;
   /** Stop after this step (for tests and kill/resume checks); the run's schedule is unchanged. */
   stopAfter?: number;
   runsRoot: string;
@@ -37,18 +45,25 @@ export interface TrainResult {
 interface DataSource {
   batch(step: number): Promise<Float32Array>;
   validation(): Promise<Tensor>;
+  /** Unreadable images skipped so far (folder data). */
+  skipped?(): number;
   describe: string;
 }
 
-function folderSource(c: Config): DataSource {
+function folderSource(c: Config, log: (line: string) => void): DataSource {
   const files = listImages(c.data.path!);
   const split = splitFiles(files, c.data.val, c.seed);
   if (split.train.length === 0) throw new Error(`${c.data.path}: all ${files.length} images went to validation; lower data.val`);
-  const loader = new FolderLoader(split.train, c.encoder.inputSize, c.train.batchSize, c.seed, c.data.flip);
+  const loader = new FolderLoader(split.train, c.encoder.inputSize, c.train.batchSize, c.seed, c.data.flip, { onSkip: (f, why) => log(`skipped unreadable training image ${f}: ${why}`) });
   const valFiles = split.val.slice(0, c.train.valImages);
   return {
     batch: async (step) => (await loader.load(step)).data,
-    validation: () => loadBatch(valFiles, c.encoder.inputSize),
+    validation: async () => {
+      const v = await loadReadable(valFiles, c.encoder.inputSize, (f, why) => log(`skipped unreadable validation image ${f}: ${why}`));
+      if (!v) throw new Error(`${c.data.path}: none of the ${valFiles.length} validation image(s) could be read`);
+      return v;
+    },
+    skipped: () => loader.skipped.size,
     describe: `${split.train.length} training / ${split.val.length} validation images from ${c.data.path}`,
   };
 }
@@ -97,21 +112,60 @@ export function validate(exp: Experiment, loss: CombinedLoss, val: Tensor): { ps
   });
 }
 
+/** A run folder already holds a run and the caller asked neither to resume nor to overwrite it. */
+export class RunExistsError extends Error {}
+
+/** What a run folder holds: nothing, or a run (its config name and newest checkpoint step, if any). */
+export function describeRunDir(runDir: string): { exists: false } | { exists: true; name?: string; step?: number } {
+  if (!fs.existsSync(runDir)) return { exists: false };
+  const entries = fs.readdirSync(runDir);
+  if (!entries.some((e) => e === 'config.json' || e === 'metrics.jsonl' || e === 'checkpoints')) return { exists: false };
+  let name: string | undefined;
+  try { name = (JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')) as { name?: string }).name; } catch { /* no config yet */ }
+  const latest = latestCheckpoint(runDir);
+  return { exists: true, name, step: latest ? readCheckpointMeta(latest)?.step : undefined };
+}
+
+/** Decides how a run starts in its folder: fresh, resumed from a checkpoint, or refused. */
+function prepareRunDir(c: Config, runDir: string, opts: TrainOptions, say: (l: string) => void): string | null {
+  const held = describeRunDir(runDir);
+  const wipe = (why: string) => {
+    say(`${why}: deleting the earlier run in ${runDir} (--overwrite)`);
+    fs.rmSync(runDir, { recursive: true, force: true });
+  };
+  if (held.exists && opts.resume) {
+    const latest = latestCheckpoint(runDir, say);
+    const meta = latest ? readCheckpointMeta(latest) : null;
+    if (latest && meta && meta.configHash === configHash(c)) return latest;
+    if (latest && meta && !opts.overwrite) {
+      throw new RunExistsError(`${runDir} holds a run written with a different config (hash ${meta.configHash}, now ${configHash(c)}); ` +
+        'resume it with the config it was trained with, start over with --overwrite (deletes it), or choose another folder with --run-dir');
+    }
+    if (latest) wipe('the folder holds a run of a different config');
+    else if (opts.overwrite) wipe('no checkpoint to resume');
+    else say(`no checkpoint in ${runDir}: starting from step 0`);
+  } else if (held.exists) {
+    if (!opts.overwrite) {
+      const what = `a run${held.name ? ` of '${held.name}'` : ''}${held.step !== undefined ? ` (checkpoint at step ${held.step})` : ''}`;
+      throw new RunExistsError(`${runDir} already holds ${what}; nothing was changed. ` +
+        'Continue it with --resume, start over with --overwrite (deletes it), or write this run elsewhere with --run-dir <folder>');
+    }
+    wipe('a fresh run was asked for');
+  }
+  fs.mkdirSync(runDir, { recursive: true });
+  // a folder resumed without a checkpoint keeps no log lines of the lost steps
+  const log = path.join(runDir, 'metrics.jsonl');
+  if (fs.existsSync(log)) fs.rmSync(log);
+  return null;
+}
+
 export async function train(c: Config, opts: TrainOptions): Promise<TrainResult> {
   const runDir = runDirFor(c, opts.runsRoot);
   const say = (line: string) => { if (!opts.quiet) console.log(line); };
   if (c.train.threads) native.setNumThreads(c.train.threads);
-  fs.mkdirSync(runDir, { recursive: true });
 
   // Resume before building anything that consumes randomness.
-  let resumeFrom: string | null = null;
-  if (opts.resume) {
-    resumeFrom = latestCheckpoint(runDir, say);
-    if (!resumeFrom) say(`no checkpoint in ${runDir}: starting from step 0`);
-  } else if (fs.existsSync(path.join(runDir, 'metrics.jsonl'))) {
-    // a fresh run replaces the old one's logs
-    fs.rmSync(path.join(runDir, 'metrics.jsonl'));
-  }
+  const resumeFrom = prepareRunDir(c, runDir, opts, say);
 
   const exp = buildExperiment(c, { runsRoot: opts.runsRoot });
   const loss = new CombinedLoss({ ...c.loss, seed: c.seed });
@@ -127,9 +181,6 @@ export async function train(c: Config, opts: TrainOptions): Promise<TrainResult>
   let best = -Infinity;
   if (resumeFrom) {
     const ck = readCheckpoint(resumeFrom);
-    if (ck.meta.configHash !== hash) {
-      throw new Error(`${resumeFrom} was written with a different config (hash ${ck.meta.configHash}, now ${hash}); resume with the same config or start a new run`);
-    }
     exp.model.loadStateDict(ck.model, { context: resumeFrom });
     opt.loadStateDict(new Map([...ck.optim].map(([k, t]) => [k, Tensor.fromArray(t.data, t.shape)])));
     startStep = ck.meta.step;
@@ -141,14 +192,15 @@ export async function train(c: Config, opts: TrainOptions): Promise<TrainResult>
         if (!l.trim()) return false;
         try { return (JSON.parse(l) as { step: number }).step <= startStep; } catch { return false; }
       });
-      fs.writeFileSync(log, kept.map((l) => `${l}\n`).join(''));
+      writeFileDurable(log, kept.map((l) => `${l}\n`).join(''));
     }
     say(`resumed ${runDir} from step ${startStep} (${resumeFrom})`);
+    if (startStep >= c.train.steps) say(`already trained to step ${startStep} (train.steps is ${c.train.steps}): nothing to do; --steps <more> trains longer`);
   }
 
   // the resolved config (absolute paths): `sgi train --resume <run dir>` reads it back
-  fs.writeFileSync(path.join(runDir, 'config.json'), JSON.stringify({ ...c, runDir }, null, 2));
-  const data = c.data.kind === 'folder' ? folderSource(c) : syntheticSource(c, exp);
+  writeFileDurable(path.join(runDir, 'config.json'), JSON.stringify(resolvedConfig(c, runDir), null, 2));
+  const data = c.data.kind === 'folder' ? folderSource(c, say) : syntheticSource(c, exp);
   const val = await data.validation();
   val.persistent = true;
   say(`run ${c.name}: stage ${stage} of ${c.stages}, ${trained.numParameters().toLocaleString('en-US')} trainable parameters, ${data.describe}`);
@@ -157,8 +209,16 @@ export async function train(c: Config, opts: TrainOptions): Promise<TrainResult>
   const metricsFile = path.join(runDir, 'metrics.jsonl');
   const started = Date.now();
   // every record carries the wall-clock seconds since this process started training
-  const writeMetrics = (rec: Record<string, unknown>) =>
-    fs.appendFileSync(metricsFile, `${JSON.stringify({ ...rec, seconds: Math.round((Date.now() - started) / 100) / 10 })}\n`);
+  const writeMetrics = (rec: Record<string, unknown>) => {
+    const line = `${JSON.stringify({ ...rec, seconds: Math.round((Date.now() - started) / 100) / 10 })}\n`;
+    try {
+      fs.appendFileSync(metricsFile, line);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EFBIG' || code === 'EDQUOT') throw new DiskFullError(`disk full: cannot append to ${metricsFile} (${code}); free some space and resume`);
+      throw e;
+    }
+  };
   const history: TrainResult['history'] = [];
   let lastCheckpoint: string | null = resumeFrom;
 
@@ -167,7 +227,7 @@ export async function train(c: Config, opts: TrainOptions): Promise<TrainResult>
     writeCheckpoint(file, exp.model.stateDict(), opt.stateDict(), {
       step, stage, configHash: hash, config: JSON.stringify(c), rng: [], metric, extra: { best },
     });
-    pruneCheckpoints(runDir, c.train.keepLast);
+    pruneCheckpoints(runDir, c.train.keepLast, file);
     lastCheckpoint = file;
     return file;
   };
@@ -237,7 +297,8 @@ export async function train(c: Config, opts: TrainOptions): Promise<TrainResult>
         const secs = (Date.now() - t0) / 1000;
         const ips = imagesSince / Math.max(secs, 1e-9);
         const means = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / stepsSince]));
-        writeMetrics({ step, kind: 'train', ...means, lr: c.train.lr, imagesPerSec: ips });
+        const skipped = data.skipped?.();
+        writeMetrics({ step, kind: 'train', ...means, lr: c.train.lr, imagesPerSec: ips, ...(skipped ? { skippedImages: skipped } : {}) });
         progress.update(step, { loss: means.loss!.toFixed(4), 'img/s': ips.toFixed(1) });
         t0 = Date.now();
         imagesSince = 0;
@@ -248,9 +309,7 @@ export async function train(c: Config, opts: TrainOptions): Promise<TrainResult>
         const v = await runValidation(step);
         progress.log(`step ${step}: val PSNR ${v.psnr.toFixed(2)} dB, SSIM ${v.ssim.toFixed(3)}${v.isBest ? ' (best)' : ''}`);
         if (v.isBest) {
-          const file = saveCheckpoint(step, v.psnr);
-          fs.copyFileSync(file, bestCheckpointPath(runDir) + '.tmp');
-          fs.renameSync(bestCheckpointPath(runDir) + '.tmp', bestCheckpointPath(runDir));
+          markBest(runDir, saveCheckpoint(step, v.psnr));
         }
       }
       if (step % c.train.checkpointEvery === 0 || step === end) {

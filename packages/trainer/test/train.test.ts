@@ -3,11 +3,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, readCheckpoint, train, listStepCheckpoints } from '../src/index.js';
-import { microConfig, tempDir } from './micro.js';
+import { loadConfig, readCheckpoint, listStepCheckpoints } from '@sgi/experiment';
+import { train } from '../src/index.js';
+import { microConfig, tempDir } from '../../experiment/test/micro.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const cli = path.join(repo, 'packages/cli/dist/main.js');
+const trainerBin = path.join(repo, 'packages/trainer/dist/main.js');
 
 function finalWeights(file: string): Map<string, Float32Array> {
   return new Map([...readCheckpoint(file).model].map(([k, t]) => [k, t.data]));
@@ -40,17 +41,13 @@ describe('training', () => {
     const killedFile = microConfig(dir, 'killed', { train: steps });
     const killed = loadConfig(killedFile);
     const runDir = killed.runDir!;
-    if (fs.existsSync(cli)) {
-      // a real process, killed with SIGKILL once its step-8 checkpoint exists
-      const child = spawn(process.execPath, [cli, 'train', '--config', killedFile], { stdio: 'ignore', env: { ...process.env } });
-      const deadline = Date.now() + 120_000;
-      while (listStepCheckpoints(runDir).length === 0 && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-    } else {
-      // without a built CLI: stop in-process after step 11 (the checkpoint of step 8 is the last)
-      await train(killed, { runsRoot: dir, quiet: true, tty: false, stopAfter: 11 });
-    }
+    // a real process, killed with SIGKILL once its step-8 checkpoint exists
+    expect(fs.existsSync(trainerBin), `${trainerBin} is not built: run npx nx run trainer:build (npm test builds it)`).toBe(true);
+    const child = spawn(process.execPath, [trainerBin, '--config', killedFile], { stdio: 'ignore', env: { ...process.env } });
+    const deadline = Date.now() + 120_000;
+    while (listStepCheckpoints(runDir).length === 0 && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
     const survivors = listStepCheckpoints(runDir);
     expect(survivors.length).toBeGreaterThan(0);
     expect(readCheckpoint(survivors[survivors.length - 1]!).meta.step).toBeLessThan(24);

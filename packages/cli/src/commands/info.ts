@@ -1,7 +1,7 @@
 // sgi info --config <file>: the network summary and exact parameter counts per part.
 import type { Argv } from 'yargs';
 import { Encoder, Rng, native, StyleGAN2Generator } from '@sgi/core';
-import { encoderConfig, loadConfig } from '@sgi/trainer';
+import { encoderConfig, loadConfig } from '@sgi/experiment';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 

@@ -5,8 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Argv } from 'yargs';
 import { Scope, Tensor, native, noGrad, writeNpy } from '@sgi/core';
-import { bestCheckpointPath, buildExperiment, latestCheckpoint, listImages, loadConfig, loadImage, runDirFor, writeImageGrid, IMAGE_EXTENSIONS } from '@sgi/trainer';
-import { runsRoot } from '../workspace.js';
+import { buildExperiment, listImages, loadConfig, loadImage, runCheckpoint, runDirFor, runsRoot, writeImageGrid, IMAGE_EXTENSIONS } from '@sgi/experiment';
 
 export function invertCommand(y: Argv): Argv {
   return y.command(
@@ -22,8 +21,7 @@ export function invertCommand(y: Argv): Argv {
       let checkpoint = argv.checkpoint;
       if (!checkpoint) {
         const runDir = runDirFor(c, runsRoot());
-        const best = bestCheckpointPath(runDir);
-        checkpoint = fs.existsSync(best) ? best : latestCheckpoint(runDir) ?? undefined;
+        checkpoint = runCheckpoint(runDir) ?? undefined;
         if (!checkpoint) {
           throw new Error(`no checkpoint for '${c.name}' in ${runDir}: train one first with \`sgi train --config ${argv.config}\` (or npx nx run trainer:train for the tiny default), or pass --checkpoint`);
         }

@@ -4,12 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { Argv } from 'yargs';
-import { workspaceRoot } from '../workspace.js';
-
-/** The Nx project name of a config file (the rule of tools/nx-experiments.cjs). */
-export function experimentProject(relFile: string): string {
-  return 'exp-' + relFile.replace(/^configs\//, '').replace(/\.(ya?ml|json)$/, '').replace(/[/_]/g, '-');
-}
+import { experimentProject, isExperimentConfig, workspaceRoot } from '@sgi/experiment';
 
 export function sweepCommand(y: Argv): Argv {
   return y.command(
@@ -20,9 +15,11 @@ export function sweepCommand(y: Argv): Argv {
       const root = workspaceRoot();
       const dir = path.resolve(argv.configs);
       if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`not a folder of configs: ${argv.configs}`);
-      const files = fs.readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f) && !/^base\./.test(f)).sort();
+      const rel = (f: string) => path.relative(root, path.join(dir, f)).split(path.sep).join('/');
+      const files = fs.readdirSync(dir).filter((f) => isExperimentConfig(rel(f))).sort();
       if (!files.length) throw new Error(`no experiment configs in ${argv.configs}`);
-      const projects = files.map((f) => experimentProject(path.relative(root, path.join(dir, f)).split(path.sep).join('/')));
+      if (!rel(files[0]!).startsWith('configs/')) throw new Error(`${argv.configs} is not under ${path.join(root, 'configs')}: only configs there are Nx experiments`);
+      const projects = files.map((f) => experimentProject(rel(f)));
       console.log(`sweep over ${projects.length} experiment(s): ${projects.join(', ')}`);
       const r = spawnSync('npx', ['nx', 'run-many', '-t', 'train', '-p', projects.join(','), '--parallel=1'], { cwd: root, stdio: 'inherit', env: { ...process.env, NX_DAEMON: 'false' } });
       if (r.status !== 0) process.exit(r.status ?? 1);

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { Argv } from 'yargs';
 import { TABLES, runTable } from '@sgi/eval';
 import { createIdentityNetwork, createLpipsMetric } from '@sgi/eval';
-import { runsRoot, workspaceRoot } from '../workspace.js';
+import { runsRoot, workspaceRoot } from '@sgi/experiment';
 
 export function tableCommand(y: Argv): Argv {
   return y.command(

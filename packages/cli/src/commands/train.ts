@@ -1,35 +1,49 @@
-// sgi train --config <file> [--resume] [--steps N]
+// sgi train ...: runs the trainer's own executable, `sgi-train` (package @sgi/trainer), with the
+// same arguments, as git runs git-<command>. The CLI does not import training code: inference,
+// evaluation and conversion work without the trainer installed.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Argv } from 'yargs';
-import { loadConfig, train } from '@sgi/trainer';
-import { runsRoot, workspaceRoot } from '../workspace.js';
 
+export const TRAIN_EXECUTABLE = 'sgi-train';
+
+/** The sgi-train executable: node_modules/.bin above this CLI or the current folder, else PATH. */
+export function findTrainExecutable(): string | null {
+  const starts = [path.dirname(fileURLToPath(import.meta.url)), process.cwd()];
+  for (const start of starts) {
+    for (let dir = start; ; dir = path.dirname(dir)) {
+      const bin = path.join(dir, 'node_modules', '.bin', TRAIN_EXECUTABLE);
+      if (fs.existsSync(bin)) return bin;
+      if (path.dirname(dir) === dir) break;
+    }
+  }
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const bin = path.join(dir, TRAIN_EXECUTABLE);
+    if (dir && fs.existsSync(bin)) return bin;
+  }
+  return null;
+}
+
+/** Runs `sgi-train args...` with this terminal; returns its exit status. */
+export function runTrain(args: string[]): number {
+  const bin = findTrainExecutable();
+  if (!bin) {
+    console.error(`error: \`sgi train\` needs the trainer (package @sgi/trainer, executable ${TRAIN_EXECUTABLE}), which is not installed here; in this repository run \`npm ci\``);
+    return 1;
+  }
+  const r = spawnSync(process.execPath, [fs.realpathSync(bin), ...args], { stdio: 'inherit' });
+  if (r.error) {
+    console.error(`error: cannot run ${bin}: ${r.error.message}`);
+    return 1;
+  }
+  return r.status ?? 1;
+}
+
+/** Listed in `sgi --help`; main.ts hands `sgi train ...` to runTrain before yargs parses it. */
 export function trainCommand(y: Argv): Argv {
-  return y.command(
-    'train',
-    'Train the last stage of an experiment config (earlier stages are loaded frozen)',
-    (a) => a
-      .option('config', { type: 'string', describe: 'experiment config (YAML or JSON); default: the tiny built-in experiment, configs/tiny/stage1.yaml' })
-      .option('resume', { type: 'string', describe: "continue a run from its newest checkpoint: a run folder, or no value for the config's own run" })
-
-      .option('steps', { type: 'number', describe: 'override train.steps' })
-      .option('stop-after', { type: 'number', describe: 'stop after this step (the schedule is unchanged; resume later)' }),
-    async (argv) => {
-      const resumeDir = argv.resume ? path.resolve(argv.resume) : undefined;
-      if (resumeDir && !fs.existsSync(path.join(resumeDir, 'config.json'))) {
-        throw new Error(`${resumeDir} is not a run folder (no config.json); runs are written by \`sgi train\``);
-      }
-      const file = argv.config ?? (resumeDir ? path.join(resumeDir, 'config.json') : path.join(workspaceRoot(), 'configs/tiny/stage1.yaml'));
-      if (!argv.config && !resumeDir) console.log(`no --config given: training the tiny built-in experiment (${path.relative(process.cwd(), file)})`);
-      const config = loadConfig(file);
-      if (resumeDir) config.runDir = resumeDir;
-      if (argv.steps) config.train.steps = argv.steps;
-      const result = await train(config, { resume: argv.resume !== undefined, stopAfter: argv['stop-after'], runsRoot: runsRoot() });
-      const last = result.history[result.history.length - 1];
-      const first = result.history[0];
-      console.log(`done: ${result.runDir} at step ${result.step}${last ? `, val PSNR ${last.psnr.toFixed(2)} dB` : ''}${first && last && first !== last ? ` (from ${first.psnr.toFixed(2)} dB at step ${first.step})` : ''}`);
-      if (result.bestCheckpoint) console.log(`best checkpoint: ${result.bestCheckpoint}`);
-    },
-  );
+  return y.command('train', 'Train the last stage of an experiment config (runs sgi-train; see sgi train --help)', (a) => a, () => {
+    process.exitCode = runTrain(process.argv.slice(3));
+  });
 }

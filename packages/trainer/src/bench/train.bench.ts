@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'passive';
 const { Scope, Tensor, Rng, native } = await import('@sgi/core');
 const { CombinedLoss } = await import('@sgi/losses');
-const { loadConfig, buildExperiment } = await import('../index.js');
+const { loadConfig, buildExperiment } = await import('@sgi/experiment');
 const { Ranger } = await import('../optim/index.js');
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');

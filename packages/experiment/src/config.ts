@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { DEFAULT_WEIGHTS_DIR, findWorkspace } from './workspace.js';
 
 const weightOrTerm = (extra: z.ZodRawShape = {}) =>
   z.union([
@@ -177,11 +178,23 @@ function describeIssue(i: z.core.$ZodIssue): string {
   return i.message;
 }
 
+/** Weight files a config names (every PATH_KEYS entry but the data folder), with the key users see in errors. */
+function namedWeightFiles(c: Config): [string, string][] {
+  const out: [string, string][] = [];
+  for (const keyPath of PATH_KEYS) {
+    if (keyPath[0] === 'data') continue;
+    let node: unknown = c;
+    for (const k of keyPath) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[k] : undefined;
+    if (typeof node === 'string') out.push([keyPath.join('.'), node]);
+  }
+  return out;
+}
+
 function checkFiles(c: Config, file: string): void {
   const missing: string[] = [];
-  if (c.generator.checkpoint && !fs.existsSync(c.generator.checkpoint)) missing.push(`generator.checkpoint: ${c.generator.checkpoint}`);
+  for (const [key, f] of namedWeightFiles(c)) if (!fs.existsSync(f)) missing.push(`${key}: ${f}`);
   if (!c.generator.checkpoint && !c.generator.randomInit) {
-    throw new ConfigError(`${file}: generator.checkpoint is required (a rosinality StyleGAN2 .pt such as stylegan2-ffhq-config-f.pt), or set generator.randomInit: true`);
+    throw new ConfigError(`${file}: generator.checkpoint is required (a rosinality StyleGAN2 .pt such as ${DEFAULT_WEIGHTS_DIR}/stylegan2-ffhq-config-f.pt), or set generator.randomInit: true`);
   }
   if (c.data.kind === 'folder') {
     if (!c.data.path) throw new ConfigError(`${file}: data.path is required when data.kind is 'folder' (or use data.kind: synthetic)`);
@@ -190,16 +203,51 @@ function checkFiles(c: Config, file: string): void {
   if (c.stages > 1 && c.previousStages.length !== c.stages - 1) {
     throw new ConfigError(`${file}: stages is ${c.stages}, so previousStages must list ${c.stages - 1} checkpoint(s), got ${c.previousStages.length}`);
   }
-  if (missing.length) throw new ConfigError(`${file}: file(s) not found:\n${missing.map((m) => `  - ${m}`).join('\n')}`);
+  if (missing.length) {
+    throw new ConfigError(`${file}: file(s) not found:\n${missing.map((m) => `  - ${m}`).join('\n')}\n` +
+      `(pretrained weights go in ${DEFAULT_WEIGHTS_DIR}/ at the workspace root: see ${DEFAULT_WEIGHTS_DIR}/README.md)`);
+  }
 }
 
 /**
  * Hash of what determines the training (stored in checkpoints; a resumed run must match it).
- * Where the run is written (runDir) and the description do not count.
+ * Where the run is written (runDir), the description, the step count (training longer resumes)
+ * and where the workspace lies do not count: file paths are hashed relative to their workspace
+ * (the nearest folder with nx.json), so a moved or re-cloned workspace still resumes.
  */
 export function configHash(c: Config): string {
-  const { runDir: _runDir, description: _description, ...rest } = c;
-  return createHash('sha256').update(JSON.stringify(rest)).digest('hex').slice(0, 16);
+  const { runDir: _runDir, description: _description, extends: _extends, ...rest } = structuredClone(c);
+  const portable = mapPaths(rest as Config, portablePath);
+  const { steps: _steps, ...train } = portable.train;
+  return createHash('sha256').update(JSON.stringify({ ...portable, train })).digest('hex').slice(0, 16);
+}
+
+/** A path as it is hashed: relative to its workspace, or its last two parts outside any workspace. */
+function portablePath(p: string): string {
+  const ws = findWorkspace(path.dirname(p));
+  return (ws ? path.relative(ws, p) : path.join(path.basename(path.dirname(p)), path.basename(p))).split(path.sep).join('/');
+}
+
+/** A copy of the config with every file path (PATH_KEYS, previousStages) mapped by `f`. */
+function mapPaths(c: Config, f: (p: string) => string): Config {
+  const out = structuredClone(c) as unknown as Record<string, any>;
+  for (const keyPath of PATH_KEYS) {
+    let node: any = out;
+    for (const k of keyPath.slice(0, -1)) node = node && typeof node === 'object' ? node[k] : undefined;
+    const last = keyPath[keyPath.length - 1]!;
+    if (node && typeof node === 'object' && typeof node[last] === 'string') node[last] = f(node[last]);
+  }
+  out.previousStages = (out.previousStages as string[]).map(f);
+  return out as Config;
+}
+
+/**
+ * The config as a run stores it (config.json): resolved (no `extends`, every default filled in,
+ * paths absolute), so `sgi train --resume <run dir>` reads it back without its base files.
+ */
+export function resolvedConfig(c: Config, runDir: string): Config {
+  const { extends: _extends, ...rest } = c;
+  return { ...rest, runDir } as Config;
 }
 
 export function termWeight(t: number | { weight: number }): number {

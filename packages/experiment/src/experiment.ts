@@ -6,7 +6,7 @@ import {
   Encoder, MultiStageInversion, Rng, StyleGAN2Generator, Tensor, loadTensors, noGrad, ops, type EncoderConfig, type HostTensor,
 } from '@sgi/core';
 import { loadConfig, runDirFor, type Config } from './config.js';
-import { bestCheckpointPath, latestCheckpoint, readCheckpoint } from './checkpoint.js';
+import { readCheckpoint, runCheckpoint } from './checkpoint.js';
 
 export interface Experiment {
   config: Config;
@@ -74,8 +74,7 @@ export function buildGenerator(c: Config, randomInit: string[]): { generator: St
 export function resolveStageCheckpoint(ref: string, runsRoot: string): string {
   if (!fs.existsSync(ref)) throw new Error(`previous stage not found: ${ref}`);
   if (fs.statSync(ref).isDirectory()) {
-    const best = bestCheckpointPath(ref);
-    const file = fs.existsSync(best) ? best : latestCheckpoint(ref);
+    const file = runCheckpoint(ref);
     if (!file) throw new Error(`run ${ref} has no checkpoint yet: train it first`);
     return file;
   }
