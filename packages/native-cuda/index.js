@@ -19,7 +19,7 @@ function load() {
   }
   throw new Error(
     `sgi native addon is not built (looked in ${candidates.join(', ')}). ` +
-      'Run `npx nx run native-cuda:build` (or `npm run setup`) first.',
+      'Run `npx nx run native-cuda:build` first (`npm test` and `npx nx run trainer:train` build it too).',
   );
 }
 

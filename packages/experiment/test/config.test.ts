@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, ConfigError, configHash } from '../src/index.js';
+import { loadConfig, ConfigError, configHash, resolvedConfig } from '../src/index.js';
 import { microConfig, tempDir } from './micro.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -60,5 +60,55 @@ describe('experiment configs', () => {
     const c = loadConfig(microConfig(dir, 'h1', { seed: 4 }));
     expect(configHash(a)).toBe(configHash(b));
     expect(configHash(a)).not.toBe(configHash(c));
+  });
+
+  it('a missing loss weight file is an error before training, naming its key', () => {
+    const dir = tempDir('cfg');
+    const f = microConfig(dir, 'lossw', { loss: { l2: 1, lpips: { weight: 0.8, linear: 'gone/lpips.pth' }, id: 0, parsing: 0 } });
+    expect(() => loadConfig(f)).toThrow(/loss\.lpips\.linear: .*gone\/lpips\.pth[\s\S]*pretrained\//);
+    const g = microConfig(dir, 'idw', { loss: { l2: 1, lpips: 0, id: { weight: 0.5, checkpoint: 'gone/ir_se50.pth' }, parsing: 0 } });
+    expect(() => loadConfig(g)).toThrow(/loss\.id\.checkpoint: .*gone\/ir_se50\.pth/);
+  });
+
+  it('the hash ignores where the workspace lies, the run folder and the step count', () => {
+    const copies = [tempDir('ws-a'), tempDir('ws-b')].map((ws) => {
+      fs.writeFileSync(path.join(ws, 'nx.json'), '{}');
+      fs.cpSync(path.join(repo, 'configs'), path.join(ws, 'configs'), { recursive: true });
+      fs.cpSync(path.join(repo, 'pretrained'), path.join(ws, 'pretrained'), { recursive: true });
+      return loadConfig(path.join(ws, 'configs/tiny/stage2.yaml'));
+    });
+    expect(copies[0]!.previousStages[0]).not.toBe(copies[1]!.previousStages[0]);
+    expect(configHash(copies[0]!)).toBe(configHash(copies[1]!));
+    const longer = structuredClone(copies[0]!);
+    longer.train.steps *= 2;
+    longer.runDir = '/elsewhere/run';
+    expect(configHash(longer)).toBe(configHash(copies[0]!));
+    longer.train.lr *= 2;
+    expect(configHash(longer)).not.toBe(configHash(copies[0]!));
+  });
+
+  it('every shipped config round-trips through the config.json a run stores (resume reads it back)', () => {
+    const files: string[] = [];
+    const walk = (d: string) => {
+      for (const f of fs.readdirSync(d)) {
+        const p = path.join(d, f);
+        if (fs.statSync(p).isDirectory()) walk(p);
+        else if (/\.ya?ml$/.test(f) && !f.startsWith('base.')) files.push(p);
+      }
+    };
+    walk(path.join(repo, 'configs'));
+    const dir = tempDir('roundtrip');
+    let withExtends = 0;
+    for (const [i, f] of files.entries()) {
+      if (/^extends:/m.test(fs.readFileSync(f, 'utf8'))) withExtends++;
+      const c = loadConfig(f, { checkFiles: false });
+      const runDir = path.join(dir, `run${i}`);
+      fs.mkdirSync(runDir);
+      fs.writeFileSync(path.join(runDir, 'config.json'), JSON.stringify(resolvedConfig(c, runDir), null, 2));
+      const back = loadConfig(path.join(runDir, 'config.json'), { checkFiles: false });
+      expect(back, f).toEqual({ ...resolvedConfig(c, runDir) });
+      expect(configHash(back), f).toBe(configHash(c));
+    }
+    expect(withExtends).toBeGreaterThanOrEqual(20);
   });
 });
