@@ -9,7 +9,8 @@ import { invertCommand } from './commands/invert.js';
 import { sweepCommand } from './commands/sweep.js';
 import { tableCommand } from './commands/table.js';
 
-let cli = yargs(hideBin(process.argv)).scriptName('sgi').usage('$0 <command> [options]');
+let cli = yargs(hideBin(process.argv)).scriptName('sgi').usage('$0 <command> [options]')
+  .wrap(Math.min(120, Math.max(100, process.stdout.columns ?? 100)));
 for (const add of [infoCommand, invertCommand, trainCommand, sweepCommand, tableCommand, convertCommand]) cli = add(cli);
 function fail(e: Error): never {
   console.error(`error: ${e.message}`);

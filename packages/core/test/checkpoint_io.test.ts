@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { fixturesDir, sharedDir, loadFixture } from './helpers.js';
+import { fixturesDir, repoFile, loadFixture } from './helpers.js';
 import {
   readSafetensors, type HostTensor,
   loadTensors, convertToSafetensors, detectFormat,
@@ -152,7 +152,7 @@ describe('PyTorch checkpoints (fixtures)', () => {
   });
 
   it('reads the real LPIPS v0.1 linear layers (legacy pickle, storages tagged cuda:0)', () => {
-    const file = path.join(sharedDir(), 'weights', 'lpips_alex_v0.1.pth');
+    const file = repoFile('pretrained/lpips_alex_v0.1.pth');
     const r = loadTensors(file);
     expect(r.format).toBe('pytorch-legacy');
     const cs = [64, 192, 384, 256, 256];
@@ -405,16 +405,19 @@ describe('corrupt and unsupported files', () => {
 });
 
 describe('.npy / .npz', () => {
-  it('reads the real editing direction age.npy (float64 18x512) as float32', () => {
-    const file = path.join(sharedDir(), 'weights', 'editing', 'age.npy');
-    const t = readNpy(file);
-    expect(t).toMatchObject({ dtype: 'F64', shape: [18, 512] });
-    const raw = fs.readFileSync(file);
-    const start = 10 + raw.readUInt16LE(8);
-    for (const i of [0, 1, 511, 512, 9215]) expect(t.data[i]).toBe(Math.fround(raw.readDoubleLE(start + 8 * i)));
-    const r = loadTensors(file);
-    expect(r.format).toBe('npy');
-    expect([...r.tensors.keys()]).toEqual(['age']);
+  it('reads the shipped editing directions age.npy and smile.npy (float64 18x512) as float32', () => {
+    for (const name of ['age', 'smile']) {
+      const file = repoFile(`pretrained/editing/${name}.npy`);
+      const t = readNpy(file);
+      expect(t, name).toMatchObject({ dtype: 'F64', shape: [18, 512] });
+      const raw = fs.readFileSync(file);
+      const start = 10 + raw.readUInt16LE(8);
+      for (const i of [0, 1, 511, 512, 9215]) expect(t.data[i], `${name}[${i}]`).toBe(Math.fround(raw.readDoubleLE(start + 8 * i)));
+      expect(t.data.some((v) => v !== 0), `${name}: all zeros`).toBe(true);
+      const r = loadTensors(file);
+      expect(r.format).toBe('npy');
+      expect([...r.tensors.keys()]).toEqual([name]);
+    }
   });
 
   it('round-trips float32 arrays of any rank, with a 64-byte aligned header', () => {

@@ -1,5 +1,6 @@
-// Shared test helpers: fixture loading (FIXTURES_DIR, default ../shared/fixtures), closeness
-// checks with the fixtures README's relative metric, and finite-difference gradient checks.
+// Shared test helpers: fixture loading (FIXTURES_DIR, default fixtures/ in the repository),
+// the files that ship with the repository (pretrained/, data/faces), closeness checks with the
+// fixtures README's relative metric, and finite-difference gradient checks.
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -7,19 +8,28 @@ import { expect } from 'vitest';
 import { Tensor, noGrad, tidy, native } from '../src/index.js';
 import { readSafetensors, type HostTensor, type SafetensorsFile } from '../src/io/safetensors.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+/** The repository root (this file is packages/core/test/helpers.ts). */
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
+/** The reference fixtures: FIXTURES_DIR when set (relative to the repository root), else fixtures/. */
 export function fixturesDir(): string {
-  return path.resolve(repoRoot, process.env.FIXTURES_DIR ?? '../shared/fixtures');
+  return path.resolve(repoRoot, process.env.FIXTURES_DIR || 'fixtures');
 }
-export function sharedDir(): string {
-  return path.resolve(fixturesDir(), '..');
+
+/**
+ * A file that ships with the repository (e.g. 'pretrained/lpips_alex_v0.1.pth', 'data/faces'),
+ * as an absolute path. Throws when it is missing: tests that use it must fail, not skip.
+ */
+export function repoFile(rel: string): string {
+  const file = path.join(repoRoot, rel);
+  if (!fs.existsSync(file)) throw new Error(`${file} not found: it ships with the repository (see pretrained/README.md, data/README.md)`);
+  return file;
 }
 
 const cache = new Map<string, SafetensorsFile>();
 export function loadFixture(name: string): SafetensorsFile {
   const file = path.join(fixturesDir(), name);
-  if (!fs.existsSync(file)) throw new Error(`fixture ${file} not found (set FIXTURES_DIR)`);
+  if (!fs.existsSync(file)) throw new Error(`fixture ${file} not found (fixtures/ ships with the repository; FIXTURES_DIR overrides it)`);
   let f = cache.get(file);
   if (!f) { f = readSafetensors(file); cache.set(file, f); }
   return f;

@@ -2,9 +2,8 @@
 // model by default, ArcFace or CurricularFace weights by path) and LPIPS (AlexNet v0.1).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ops, type Tensor } from '@sgi/core';
-import { CURRICULARFACE_IR101, IDLoss, LPIPS } from '@sgi/losses';
+import { CURRICULARFACE_IR101, IDLoss, LPIPS, WEIGHT_SOURCES, repositoryWeightsDir } from '@sgi/losses';
 import type { IdentityNetwork, LpipsFn } from './evaluate.js';
 
 export function createIdentityNetwork(opts: { network: 'faceapi' | 'arcface' | 'curricularface'; checkpoint?: string }): IdentityNetwork {
@@ -19,15 +18,22 @@ export function createIdentityNetwork(opts: { network: 'faceapi' | 'arcface' | '
   return { name: names[opts.network], embed: (x: Tensor) => id.embed(x) };
 }
 
-/** The LPIPS v0.1 linear layers shipped beside the project (../shared/weights) when present. */
-function defaultLinear(): string | undefined {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const candidate = path.resolve(here, '../../../../shared/weights/lpips_alex_v0.1.pth');
-  return fs.existsSync(candidate) ? candidate : undefined;
+/**
+ * The LPIPS v0.1 linear layers that ship with the repository (pretrained/lpips_alex_v0.1.pth; the
+ * repository root is found by walking up to nx.json). Undefined outside the repository or when
+ * the file is missing: LPIPS then looks in its default weights directory (SGI_WEIGHTS_DIR).
+ */
+export function shippedLpipsLinear(): string | undefined {
+  const dir = repositoryWeightsDir();
+  const file = dir && path.join(dir, WEIGHT_SOURCES.lpipsLinear.file);
+  return file && fs.existsSync(file) ? file : undefined;
 }
 
 export function createLpipsMetric(opts: { alexnet?: string; linear?: string }): { distance: LpipsFn; note?: string } {
-  const lpips = new LPIPS({ alexnet: opts.alexnet, linear: opts.linear ?? defaultLinear(), randomInit: true });
-  const note = lpips.randomInitialised.length ? `LPIPS uses random weights for: ${lpips.randomInitialised.join(', ')} (pass --lpips-alexnet for the real AlexNet)` : undefined;
+  const lpips = new LPIPS({ alexnet: opts.alexnet, linear: opts.linear ?? shippedLpipsLinear(), randomInit: true });
+  const hints: string[] = [];
+  if (lpips.randomInitialised.includes('lpips.alexnet')) hints.push('pass --lpips-alexnet for the real AlexNet');
+  if (lpips.randomInitialised.includes('lpips.linear')) hints.push(`the real linear layers ship as pretrained/${WEIGHT_SOURCES.lpipsLinear.file}`);
+  const note = lpips.randomInitialised.length ? `LPIPS uses random weights for: ${lpips.randomInitialised.join(', ')} (${hints.join('; ')})` : undefined;
   return { distance: (a, b) => ops.mean(lpips.distance(a, b)), note };
 }

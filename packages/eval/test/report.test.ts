@@ -6,15 +6,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { loadConfig, train } from '@sgi/trainer';
+import { buildExperiment, listImages, loadConfig, writeCheckpoint } from '@sgi/experiment';
 import { evaluateMethod, writeReports, markdownTable, TABLES, type TableReport } from '../src/index.js';
-import { listImages } from '@sgi/trainer';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const faces = path.resolve(repo, process.env.FIXTURES_DIR ?? '../shared/fixtures', '../data/aligned_faces_256');
+const faces = path.join(repo, 'data/faces'); // the sample faces that ship with the repository
 
 describe('evaluation and reports', () => {
-  it('scores a trained micro encoder on real photos and writes a valid report', async () => {
+  it('scores a micro encoder checkpoint on real photos and writes a valid report', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sgi-eval-'));
     const file = path.join(dir, 'm.yaml');
     fs.writeFileSync(file, stringify({
@@ -27,13 +26,16 @@ describe('evaluation and reports', () => {
       runDir: path.join(dir, 'run'),
     }));
     const c = loadConfig(file);
-    const r = await train(c, { runsRoot: dir, quiet: true, tty: false });
+    // a checkpoint as a run writes it (evaluation never needs the trainer)
+    const exp = buildExperiment(c, { runsRoot: dir });
+    const checkpoint = path.join(dir, 'run', 'checkpoints', 'best.safetensors');
+    writeCheckpoint(checkpoint, exp.model.stateDict(), new Map(), { step: 4, stage: 1, configHash: 'test', config: '{}', rng: [] });
     const imgs = path.join(dir, 'imgs');
     fs.mkdirSync(imgs);
     for (const f of fs.readdirSync(faces).slice(0, 3)) fs.copyFileSync(path.join(faces, f), path.join(imgs, f));
     fs.writeFileSync(path.join(imgs, 'zz_corrupt.jpg'), Buffer.from([0xff, 0xd8, 0x00]));
     const files = listImages(imgs);
-    const res = await evaluateMethod('micro', 'm.yaml', c, r.bestCheckpoint!, files, { ssimWindow: 'gaussian', runsRoot: dir, timingRuns: 1, previews: 2 });
+    const res = await evaluateMethod('micro', 'm.yaml', c, checkpoint, files, { ssimWindow: 'gaussian', runsRoot: dir, timingRuns: 1, previews: 2 });
     expect(res.images.length).toBe(3);
     expect(res.failed.map((f) => path.basename(f.file))).toEqual(['zz_corrupt.jpg']);
     for (const i of res.images) {

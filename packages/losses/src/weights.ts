@@ -3,6 +3,7 @@
 // random weights are used only when the caller opts in explicitly (randomInit).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadTensors, type Module, type HostTensor } from '@sgi/core';
 
 export interface WeightSource {
@@ -23,7 +24,7 @@ export const WEIGHT_SOURCES = {
   lpipsLinear: {
     file: 'lpips_alex_v0.1.pth',
     loss: 'LPIPS',
-    source: "the LPIPS v0.1 linear layers for AlexNet (alex.pth in the PerceptualSimilarity / lpips package, lpips/weights/v0.1/alex.pth; a copy ships as shared/weights/lpips_alex_v0.1.pth)",
+    source: "the LPIPS v0.1 linear layers for AlexNet (alex.pth in the PerceptualSimilarity / lpips package, lpips/weights/v0.1/alex.pth; a copy ships with this repository as pretrained/lpips_alex_v0.1.pth)",
   },
   arcface: {
     file: 'model_ir_se50.pth',
@@ -47,7 +48,8 @@ export interface MissingWeight {
 function describeMissing({ file, key }: MissingWeight): string {
   const s = WEIGHT_SOURCES[key];
   return `${s.loss} loss: weight file ${file} not found. It is ${s.source}. ` +
-    `Download it and give its path in the loss config (or put it in the weights directory as ${s.file})`;
+    `Download it and give its path in the loss config (or put it in the weights directory as ${s.file}: ` +
+    `the repository's pretrained/ folder by default, SGI_WEIGHTS_DIR when set)`;
 }
 
 /** One or more loss weight files are missing; the message names each file, its loss and its source. */
@@ -65,9 +67,23 @@ export class MissingWeightsError extends Error {
   get key(): WeightKey { return this.missing[0]!.key; }
 }
 
-/** Directory searched for default file names: SGI_WEIGHTS_DIR, else ./pretrained_models. */
+/**
+ * The repository's pretrained/ folder: found by walking up from this module's folder to the
+ * workspace root (the folder holding nx.json); undefined outside the repository.
+ */
+export function repositoryWeightsDir(): string | undefined {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'nx.json'))) return path.join(dir, 'pretrained');
+    const up = path.dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
+/** Directory searched for default file names: SGI_WEIGHTS_DIR, else the repository's pretrained/ (./pretrained outside it). */
 export function defaultWeightsDir(): string {
-  return path.resolve(process.env.SGI_WEIGHTS_DIR ?? 'pretrained_models');
+  return path.resolve(process.env.SGI_WEIGHTS_DIR || (repositoryWeightsDir() ?? 'pretrained'));
 }
 
 /** The configured path, or the default file name in the weights directory. */

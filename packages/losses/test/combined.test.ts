@@ -4,10 +4,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Tensor } from '@sgi/core';
 import { createLoss, MissingWeightsError, IDLoss, ParseLoss, LPIPS, DEFAULT_LOSS_WEIGHTS } from '@sgi/losses';
-import { sharedDir, randTensor } from '../../core/test/helpers.js';
+import { repoFile, randTensor } from '../../core/test/helpers.js';
 
 const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'sgi-no-weights-'));
-const lpipsLinear = path.join(sharedDir(), 'weights', 'lpips_alex_v0.1.pth');
+const lpipsLinear = repoFile('pretrained/lpips_alex_v0.1.pth');
 
 describe('missing weight files', () => {
   it('name the file, the loss and where to get it', () => {

@@ -1,19 +1,17 @@
-// Real face images for tests: decoded with sharp to [1, 3, 256, 256] tensors in [-1, 1].
+// Real face images for tests (the sample faces that ship in data/faces): decoded with sharp to
+// [1, 3, 256, 256] tensors in [-1, 1].
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { Tensor } from '@sgi/core';
-import { sharedDir } from '../../core/test/helpers.js';
+import { repoFile } from '../../core/test/helpers.js';
 
+/** The 6 sample faces of data/faces, sorted; throws if the folder is missing or holds fewer. */
 export function faceImageFiles(): string[] {
-  for (const sub of ['aligned_faces_256', 'celeba_hq_sample']) {
-    const dir = path.join(sharedDir(), 'data', sub);
-    if (fs.existsSync(dir)) {
-      const files = fs.readdirSync(dir).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort();
-      if (files.length >= 2) return files.map((f) => path.join(dir, f));
-    }
-  }
-  return [];
+  const dir = repoFile('data/faces');
+  const files = fs.readdirSync(dir).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort();
+  if (files.length < 6) throw new Error(`${dir} holds ${files.length} face image(s); the repository ships 6 (data/README.md)`);
+  return files.map((f) => path.join(dir, f));
 }
 
 export type Variant = 'plain' | 'flip' | 'crop';

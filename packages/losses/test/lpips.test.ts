@@ -1,9 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import * as path from 'node:path';
-import * as fs from 'node:fs';
 import { Tensor, loadTensors, noGrad, ops } from '@sgi/core';
 import { LPIPS } from '@sgi/losses';
-import { loadFixture, get, toTensor, expectClose, sharedDir, randTensor } from '../../core/test/helpers.js';
+import { loadFixture, get, toTensor, expectClose, repoFile, randTensor } from '../../core/test/helpers.js';
 import { paramsOf } from './util.js';
 
 function fixtureLPIPS(): LPIPS {
@@ -28,9 +26,8 @@ describe('LPIPS v0.1 (AlexNet)', () => {
     for (const p of [...lpips.net.parameters(), ...lpips.lin.parameters()]) expect(p.grad).toBeNull();
   });
 
-  it('loads the real v0.1 linear layers from the legacy CUDA-tagged pickle', () => {
-    const file = path.join(sharedDir(), 'weights', 'lpips_alex_v0.1.pth');
-    if (!fs.existsSync(file)) return;
+  it('loads the shipped real v0.1 linear layers (pretrained/, legacy CUDA-tagged pickle)', () => {
+    const file = repoFile('pretrained/lpips_alex_v0.1.pth');
     const f = loadFixture('lpips_small.safetensors');
     const lpips = new LPIPS({ linear: file, alexnet: '/nonexistent/alexnet.pth', randomInit: true });
     expect(lpips.randomInitialised).toEqual(['lpips.alexnet']);

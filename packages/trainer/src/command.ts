@@ -42,6 +42,7 @@ export async function trainCli(args: string[]): Promise<void> {
     .example('$0', 'train the tiny built-in experiment (tiny stage 1)')
     .example('$0 --config configs/tiny/stage2.yaml', 'train tiny stage 2 (stage 1 must be trained)')
     .example('$0 --resume runs/tiny-stage1 --steps 6000', 'continue a run and train it longer')
+    .wrap(Math.min(120, Math.max(100, process.stdout.columns ?? 100)))
     .strict()
     .help()
     .fail((msg, err, y) => {
