@@ -17,7 +17,7 @@ const faces = path.join(repo, 'data/faces');
 const COMMANDS: Record<string, { usage: string; options: string[]; positionals?: string[] }> = {
   info: { usage: 'sgi info', options: ['--config'] },
   invert: { usage: 'sgi invert', options: ['--config', '--checkpoint', '--input', '--out'] },
-  train: { usage: 'sgi train', options: ['--config', '--resume', '--steps', '--stop-after'] },
+  train: { usage: 'sgi train', options: ['--config', '--run-dir', '--resume', '--overwrite', '--steps', '--stop-after'] },
   sweep: { usage: 'sgi sweep', options: ['--configs'] },
   table: {
     usage: 'sgi table <table>', positionals: ['table'],

@@ -32,7 +32,7 @@ export function configFor(argv: { config?: string; resume?: string; 'run-dir'?: 
 export async function trainCli(args: string[]): Promise<void> {
   await yargs(args)
     .scriptName('sgi train')
-    .usage('$0 [options]\n\nTrain the last stage of an experiment config (earlier stages are loaded frozen from their runs).')
+    .usage('$0\n\nTrain the last stage of an experiment config (earlier stages are loaded frozen from their runs).')
     .option('config', { type: 'string', describe: `experiment config (YAML or JSON); default: the tiny built-in experiment, ${DEFAULT_CONFIG}` })
     .option('run-dir', { type: 'string', describe: 'folder the run is written to (default: runs/<config name> in the workspace, or the config\'s runDir)' })
     .option('resume', { type: 'string', describe: "continue a run from its newest checkpoint: a run folder, or no value for the config's own run" })
