@@ -7,17 +7,16 @@ import { microConfig, tempDir } from './micro.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
+/** Every experiment config under configs/ (not the base files others extend). */
+function shippedConfigs(): string[] {
+  return fs.readdirSync(path.join(repo, 'configs'), { recursive: true, encoding: 'utf8' })
+    .filter((f) => /\.ya?ml$/.test(f) && !path.basename(f).startsWith('base.'))
+    .map((f) => path.join(repo, 'configs', f));
+}
+
 describe('experiment configs', () => {
   it('every shipped config parses (paper configs without their weight files)', () => {
-    const files: string[] = [];
-    const walk = (d: string) => {
-      for (const f of fs.readdirSync(d)) {
-        const p = path.join(d, f);
-        if (fs.statSync(p).isDirectory()) walk(p);
-        else if (/\.ya?ml$/.test(f) && !f.startsWith('base.')) files.push(p);
-      }
-    };
-    walk(path.join(repo, 'configs'));
+    const files = shippedConfigs();
     expect(files.length).toBeGreaterThanOrEqual(20);
     for (const f of files) {
       const c = loadConfig(f, { checkFiles: false });
@@ -88,15 +87,7 @@ describe('experiment configs', () => {
   });
 
   it('every shipped config round-trips through the config.json a run stores (resume reads it back)', () => {
-    const files: string[] = [];
-    const walk = (d: string) => {
-      for (const f of fs.readdirSync(d)) {
-        const p = path.join(d, f);
-        if (fs.statSync(p).isDirectory()) walk(p);
-        else if (/\.ya?ml$/.test(f) && !f.startsWith('base.')) files.push(p);
-      }
-    };
-    walk(path.join(repo, 'configs'));
+    const files = shippedConfigs();
     const dir = tempDir('roundtrip');
     let withExtends = 0;
     for (const [i, f] of files.entries()) {
