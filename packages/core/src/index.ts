@@ -10,7 +10,6 @@ export * as nn from './nn/index.js';
 export { Module, Sequential, ModuleList, StateDictError } from './nn/module.js';
 export { Rng } from './random.js';
 export * from './io/index.js';
-export { writeFileAtomic as writeFileDurable, copyFileAtomic, fsyncDir, DiskFullError } from './atomic_file.js';
 export { backends, availableDevices, defaultDevice, type BackendInfo } from './device.js';
 export * from './metrics/index.js';
 export * from './models/irse.js';

@@ -5,7 +5,7 @@
 // step in each checkpoint's own metadata) and the best are kept.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Tensor, copyFileAtomic, readSafetensors, serializeSafetensors, writeFileDurable, type HostTensor } from '@sgi/core';
+import { Tensor, copyFileAtomic, readSafetensors, serializeSafetensors, writeFileAtomic, type HostTensor } from '@sgi/core';
 
 export interface CheckpointMeta {
   step: number;
@@ -30,7 +30,7 @@ export function writeCheckpoint(file: string, model: Map<string, Tensor>, optim:
   const entries: [string, { shape: readonly number[]; data: Float32Array }][] = [];
   for (const [k, t] of model) entries.push([`model.${k}`, { shape: t.shape, data: t.toArray() }]);
   for (const [k, t] of optim) entries.push([`optim.${k}`, { shape: t.shape, data: t.toArray() }]);
-  writeFileDurable(file, serializeSafetensors(entries, { sgi_checkpoint: JSON.stringify(meta) }));
+  writeFileAtomic(file, serializeSafetensors(entries, { sgi_checkpoint: JSON.stringify(meta) }));
 }
 
 /** Makes `file` the run's best checkpoint, with the same atomic write. */

@@ -4,7 +4,7 @@
 // holds one run: a fresh run never mixes with or deletes an earlier one unless told to.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Rng, Scope, Tensor, native, noGrad, ops, psnr, ssim, tensorToImages, writeFileDurable, DiskFullError } from '@sgi/core';
+import { Rng, Scope, Tensor, native, noGrad, ops, psnr, ssim, tensorToImages, writeFileAtomic, DiskFullError } from '@sgi/core';
 import { CombinedLoss } from '@sgi/losses';
 import {
   bestCheckpointPath, buildExperiment, configHash, createProgress, latestCheckpoint, listImages, markBest, pruneCheckpoints,
@@ -192,14 +192,14 @@ export async function train(c: Config, opts: TrainOptions): Promise<TrainResult>
         if (!l.trim()) return false;
         try { return (JSON.parse(l) as { step: number }).step <= startStep; } catch { return false; }
       });
-      writeFileDurable(log, kept.map((l) => `${l}\n`).join(''));
+      writeFileAtomic(log, kept.map((l) => `${l}\n`).join(''));
     }
     say(`resumed ${runDir} from step ${startStep} (${resumeFrom})`);
     if (startStep >= c.train.steps) say(`already trained to step ${startStep} (train.steps is ${c.train.steps}): nothing to do; --steps <more> trains longer`);
   }
 
   // the resolved config (absolute paths): `sgi train --resume <run dir>` reads it back
-  writeFileDurable(path.join(runDir, 'config.json'), JSON.stringify(resolvedConfig(c, runDir), null, 2));
+  writeFileAtomic(path.join(runDir, 'config.json'), JSON.stringify(resolvedConfig(c, runDir), null, 2));
   const data = c.data.kind === 'folder' ? folderSource(c, say) : syntheticSource(c, exp);
   const val = await data.validation();
   val.persistent = true;

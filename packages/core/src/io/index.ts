@@ -1,6 +1,7 @@
-// Weight-file I/O: safetensors, PyTorch checkpoints (zip and legacy), NumPy .npy/.npz.
+// Weight-file I/O: safetensors, PyTorch checkpoints (zip and legacy), NumPy .npy/.npz, atomic writes.
 export * from './safetensors.js';
 export * from './npy.js';
 export * from './pickle.js';
 export * from './torch.js';
 export * from './checkpoint.js';
+export * from './atomic_file.js';

@@ -1,8 +1,15 @@
 // NumPy .npy files (format versions 1.0, 2.0 and 3.0) and the element decoding shared by the
 // checkpoint readers. Reads bool/integer/float arrays of any byte order, C or Fortran order,
 // as float32 HostTensors; writes float32 ('<f4', C order).
+//
+// Untrusted files (limits in limits.ts): the header is at most 64 KiB with literals nested at most
+// 32 deep (numpy itself reads 10000 bytes by default); the shape must hold non-negative integers
+// whose product is below 2^53, and the data must hold every element the shape claims, so the
+// decoded array is at most 4 x the file's size.
 import * as fs from 'node:fs';
-import { halfToFloat, writeFileAtomic, type HostTensor } from './safetensors.js';
+import { halfToFloat, type HostTensor } from './safetensors.js';
+import { writeFileAtomic } from './atomic_file.js';
+import { LOADER_LIMITS, LoaderLimitError, safeProduct, type LoaderLimits } from './limits.js';
 
 /** Element types, named like safetensors dtypes. */
 export type DtypeCode = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
@@ -97,15 +104,20 @@ export function isNpy(buf: Uint8Array): boolean {
   return buf.length >= 6 && NPY_MAGIC.every((b, i) => buf[i] === b);
 }
 
-/** Parses the Python literal of an .npy header: dicts, tuples, lists, strings, ints, True/False/None. */
-function parseHeaderLiteral(src: string, file: string): unknown {
+/**
+ * Parses the Python literal of an .npy header: dicts, tuples, lists, strings, ints, True/False/None.
+ * Recursive descent, so nesting is capped (`maxDepth`) to fail with a message, not a stack overflow.
+ */
+function parseHeaderLiteral(src: string, file: string, maxDepth: number): unknown {
   let i = 0;
   const ws = () => { while (i < src.length && /\s/.test(src[i]!)) i++; };
-  const bad = (what: string): never => { throw new NpyError(file, `header ${JSON.stringify(src.trim())}: ${what} at character ${i}`); };
-  const value = (): unknown => {
+  const shown = src.length > 200 ? `${src.slice(0, 200).trim()}...` : src.trim();
+  const bad = (what: string): never => { throw new NpyError(file, `header ${JSON.stringify(shown)}: ${what} at character ${i}`); };
+  const value = (depth: number): unknown => {
     ws();
     const c = src[i];
     if (c === '{' || c === '(' || c === '[') {
+      if (depth >= maxDepth) bad(`literals nest deeper than ${maxDepth} levels`);
       const close = c === '{' ? '}' : c === '(' ? ')' : ']';
       i++;
       const items: unknown[] = [];
@@ -113,12 +125,12 @@ function parseHeaderLiteral(src: string, file: string): unknown {
       for (;;) {
         ws();
         if (src[i] === close) { i++; break; }
-        const v = value();
+        const v = value(depth + 1);
         ws();
         if (c === '{') {
           if (src[i] !== ':') bad("expected ':'");
           i++;
-          entries.push([v, value()]);
+          entries.push([v, value(depth + 1)]);
           ws();
         } else items.push(v);
         if (src[i] === ',') { i++; continue; }
@@ -134,18 +146,20 @@ function parseHeaderLiteral(src: string, file: string): unknown {
       i = end + 1;
       return s;
     }
-    const m = /^(True|False|None|-?\d+L?)/.exec(src.slice(i));
+    // numbers are read whole (fractions too) so that a bad shape is reported as a bad shape
+    const m = /^(True|False|None|-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?L?)/.exec(src.slice(i, i + 400));
     if (!m) return bad('unexpected token');
     i += m[0].length;
-    return m[0] === 'True' ? true : m[0] === 'False' ? false : m[0] === 'None' ? null : parseInt(m[0], 10);
+    return m[0] === 'True' ? true : m[0] === 'False' ? false : m[0] === 'None' ? null : Number(m[0].replace(/L$/, ''));
   };
-  const v = value();
+  const v = value(0);
   ws();
   if (i !== src.length) bad('trailing characters');
   return v;
 }
 
-export function parseNpy(buf: Uint8Array, file = '<buffer>'): HostTensor {
+export function parseNpy(buf: Uint8Array, file = '<buffer>', limits?: Partial<LoaderLimits>): HostTensor {
+  const l = { ...LOADER_LIMITS, ...limits };
   if (!isNpy(buf)) throw new NpyError(file, 'missing the \\x93NUMPY magic');
   if (buf.length < 10) throw new NpyError(file, `only ${buf.length} bytes (truncated)`);
   const major = buf[6]!;
@@ -157,8 +171,11 @@ export function parseNpy(buf: Uint8Array, file = '<buffer>'): HostTensor {
     headerLen = dv.getUint32(8, true); start = 12;
   } else throw new NpyError(file, `unsupported format version ${major}.${buf[7]}`);
   if (start + headerLen > buf.length) throw new NpyError(file, `header of ${headerLen} bytes exceeds the file size ${buf.length} (truncated)`);
+  if (headerLen > l.maxNpyHeader) {
+    throw new LoaderLimitError(file, `its .npy header of ${headerLen} bytes is larger than the limit of ${l.maxNpyHeader} bytes (see io/limits.ts)`);
+  }
   const text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(buf.subarray(start, start + headerLen));
-  const header = parseHeaderLiteral(text, file);
+  const header = parseHeaderLiteral(text, file, l.maxNpyHeaderDepth);
   if (!(header instanceof Map)) throw new NpyError(file, 'header is not a dict');
   const descr = header.get('descr'), fortran = header.get('fortran_order'), shape = header.get('shape');
   if (typeof descr !== 'string') {
@@ -166,9 +183,12 @@ export function parseNpy(buf: Uint8Array, file = '<buffer>'): HostTensor {
   }
   const dt = numpyDescrToCode(descr);
   if (!dt) throw new NpyError(file, `dtype '${descr}' is not supported (bool, integer and float arrays are)`);
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw new NpyError(file, `bad shape ${JSON.stringify(shape)}`);
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new NpyError(file, `bad shape ${JSON.stringify(shape)}: sizes must be non-negative integers below 2^53`);
+  }
   const dims = shape as number[];
-  const n = dims.reduce((a, b) => a * b, 1);
+  const n = safeProduct(dims);
+  if (Number.isNaN(n)) throw new NpyError(file, `shape [${dims.join(', ')}] has more than 2^53 elements`);
   const dataStart = start + headerLen;
   const need = n * DTYPE_SIZE[dt.code];
   if (dataStart + need > buf.length) {

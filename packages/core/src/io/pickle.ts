@@ -7,12 +7,20 @@
 // builtins.eval, subprocess.Popen, ...) is refused with an UnsafePickleError naming it.
 // Malformed or truncated streams raise a PickleError giving the byte offset.
 //
+// Untrusted streams cannot make it hang or exhaust memory (limits in limits.ts): the machine runs
+// in time linear in the stream, big integers are decoded in linear time and capped (LONG1/LONG4
+// at 4096 bytes, text INT/LONG at 4300 digits), and every value built by copying other values
+// (dict(d), set(l), bytes(s), NumPy arrays, ...) is charged to a work budget proportional to the
+// stream's size, so a small stream that copies one big value many times is refused
+// (LoaderLimitError). Shared references (memo GETs) stay shared: nothing is expanded here.
+//
 // Python values map to JavaScript as follows:
 //   None -> null, bool -> boolean, int -> number (bigint beyond 2^53), float -> number,
 //   str -> string, bytes/bytearray -> Uint8Array, list -> array, tuple -> frozen array,
 //   dict/OrderedDict -> Map (keys: primitives; other keys are turned into their repr string),
 //   set/frozenset -> Set, allowed objects -> whatever their handler returns (PyObject for records).
 import { decodeElements, DTYPE_SIZE, fortranToCOrder, numpyDescrToCode, type DtypeCode } from './npy.js';
+import { LOADER_LIMITS, LoaderLimitError, safeProduct, type LoaderLimits } from './limits.js';
 
 export type PyKey = string | number | bigint | boolean | null;
 export type PyValue = unknown;
@@ -51,9 +59,16 @@ export class PyObject {
   }
 }
 
+/** What handlers may use besides `fail`: charging the work budget for values they copy or build. */
+export interface UnpickleContext {
+  /** Charges `units` (elements or bytes copied/decoded) for `what`; throws when over the budget. */
+  charge(units: number, what: string): void;
+}
+const NO_BUDGET: UnpickleContext = { charge: () => {} };
+
 /** Objects that accept BUILD (pickle's __setstate__). */
 export interface SetStateTarget {
-  setState(state: PyValue, fail: (msg: string) => never): void;
+  setState(state: PyValue, fail: (msg: string) => never, ctx?: UnpickleContext): void;
 }
 function isSetStateTarget(v: unknown): v is SetStateTarget {
   return typeof v === 'object' && v !== null && typeof (v as SetStateTarget).setState === 'function';
@@ -61,8 +76,8 @@ function isSetStateTarget(v: unknown): v is SetStateTarget {
 
 /** What a global may do: be called (REDUCE), be instantiated (NEWOBJ), or serve as a plain value. */
 export interface GlobalHandler {
-  call?: (args: readonly PyValue[], fail: (msg: string) => never) => PyValue;
-  newobj?: (args: readonly PyValue[], fail: (msg: string) => never) => PyValue;
+  call?: (args: readonly PyValue[], fail: (msg: string) => never, ctx?: UnpickleContext) => PyValue;
+  newobj?: (args: readonly PyValue[], fail: (msg: string) => never, ctx?: UnpickleContext) => PyValue;
   /** Extra data a caller can inspect (e.g. the dtype of a torch storage type). */
   meta?: Record<string, unknown>;
 }
@@ -82,6 +97,8 @@ export interface UnpickleOptions {
   persistentLoad?: (pid: PyValue, fail: (msg: string) => never) => PyValue;
   /** Extra allowed globals keyed 'module.name' (checked before the built-in safe ones). */
   globals?: Record<string, GlobalHandler>;
+  /** Overrides of the resource limits (limits.ts): work budget, integer sizes. */
+  limits?: Partial<LoaderLimits>;
 }
 
 export interface UnpickleResult {
@@ -116,7 +133,15 @@ export function pyRepr(v: PyValue, depth = 0): string {
     const inner = v.slice(0, 6).map((x) => pyRepr(x, depth + 1)).join(', ') + (v.length > 6 ? ', ...' : '');
     return isTuple(v) ? `(${inner}${v.length === 1 ? ',' : ''})` : `[${inner}]`;
   }
-  if (v instanceof Map) return `{${[...v.entries()].slice(0, 4).map(([k, x]) => `${pyRepr(k, depth + 1)}: ${pyRepr(x, depth + 1)}`).join(', ')}${v.size > 4 ? ', ...' : ''}}`;
+  if (v instanceof Map) {
+    // only the first entries are visited: a repr must cost O(1) whatever the dict's size
+    const shown: string[] = [];
+    for (const [k, x] of v) {
+      if (shown.length === 4) break;
+      shown.push(`${pyRepr(k, depth + 1)}: ${pyRepr(x, depth + 1)}`);
+    }
+    return `{${shown.join(', ')}${v.size > 4 ? ', ...' : ''}}`;
+  }
   if (v instanceof Set) return `set(<${v.size} items>)`;
   if (typeof v === 'object' && v && 'shape' in v && 'data' in v) return `tensor${JSON.stringify((v as { shape: number[] }).shape)}`;
   return typeof v;
@@ -137,10 +162,10 @@ const numpyDtypeGlobal: GlobalHandler = {
   },
 };
 const numpyScalarGlobal: GlobalHandler = {
-  call: (args, fail) => {
+  call: (args, fail, ctx = NO_BUDGET) => {
     const dt = args[0];
     if (!(dt instanceof NumpyDtype)) return fail(`numpy scalar expects a dtype, got ${pyRepr(dt)}`);
-    const raw = asBytes(args[1], fail);
+    const raw = asBytes(args[1], fail, 'latin1', ctx);
     const { code, little } = dt.resolve(fail);
     const n = raw.length / DTYPE_SIZE[code];
     if (n !== 1) fail(`numpy scalar of ${dt.descr} has ${raw.length} bytes`);
@@ -159,10 +184,12 @@ const numpyReconstructGlobal: GlobalHandler = {
 
 export const SAFE_GLOBALS: Readonly<Record<string, GlobalHandler>> = {
   'collections.OrderedDict': {
-    call: (args, fail) => {
+    call: (args, fail, ctx = NO_BUDGET) => {
       const m: PyDict = new Map();
       if (args.length > 0 && args[0] !== null) {
         const src = args[0];
+        // a copy: charged, since a stream can ask for copies of one big dict over and over
+        ctx.charge(src instanceof Map ? src.size : Array.isArray(src) ? src.length : 0, 'OrderedDict(...)');
         if (src instanceof Map) for (const [k, v] of src) m.set(k, v);
         else if (Array.isArray(src)) for (const kv of src) {
           if (!Array.isArray(kv) || kv.length !== 2) fail(`OrderedDict item ${pyRepr(kv)} is not a pair`);
@@ -172,19 +199,20 @@ export const SAFE_GLOBALS: Readonly<Record<string, GlobalHandler>> = {
       return m;
     },
   },
-  'builtins.dict': { call: (args, fail) => SAFE_GLOBALS['collections.OrderedDict']!.call!(args, fail) },
-  'builtins.set': { call: (args) => new Set(Array.isArray(args[0]) ? args[0] : []) },
-  'builtins.frozenset': { call: (args) => new Set(Array.isArray(args[0]) ? args[0] : []) },
-  'builtins.bytearray': { call: (args, fail) => (args.length ? asBytes(args[0], fail, 'latin1') : new Uint8Array(0)) },
-  'builtins.bytes': { call: (args, fail) => (args.length ? asBytes(args[0], fail, 'latin1') : new Uint8Array(0)) },
+  'builtins.dict': { call: (args, fail, ctx) => SAFE_GLOBALS['collections.OrderedDict']!.call!(args, fail, ctx) },
+  'builtins.set': { call: (args, _fail, ctx = NO_BUDGET) => copyToSet(args[0], ctx) },
+  'builtins.frozenset': { call: (args, _fail, ctx = NO_BUDGET) => copyToSet(args[0], ctx) },
+  'builtins.bytearray': { call: (args, fail, ctx) => (args.length ? asBytes(args[0], fail, 'latin1', ctx) : new Uint8Array(0)) },
+  'builtins.bytes': { call: (args, fail, ctx) => (args.length ? asBytes(args[0], fail, 'latin1', ctx) : new Uint8Array(0)) },
   'builtins.slice': { call: (args) => pyTuple([...args]) },
   'builtins.complex': { call: (args) => pyTuple([...args]) },
   // Protocol-2 pickles of Python 3 bytes: _codecs.encode(text, 'latin1').
   '_codecs.encode': {
-    call: (args, fail) => {
+    call: (args, fail, ctx) => {
       if (typeof args[0] !== 'string') fail(`_codecs.encode expects a string, got ${pyRepr(args[0])}`);
-      const enc = String(args[1] ?? 'utf-8').toLowerCase().replace(/[-_]/g, '');
-      return asBytes(args[0], fail, enc === 'latin1' || enc === 'iso88591' ? 'latin1' : 'utf8');
+      // never String() of a container: joining a shared nested list expands it as a tree
+      const enc = (typeof args[1] === 'string' ? args[1] : 'utf-8').slice(0, 32).toLowerCase().replace(/[-_]/g, '');
+      return asBytes(args[0], fail, enc === 'latin1' || enc === 'iso88591' ? 'latin1' : 'utf8', ctx);
     },
   },
   'argparse.Namespace': {
@@ -226,17 +254,20 @@ export class NumpyArray implements SetStateTarget {
   dtype = 'F32';
   shape: number[] = [0];
   data: Float32Array = new Float32Array(0);
-  setState(state: PyValue, fail: (msg: string) => never): void {
+  setState(state: PyValue, fail: (msg: string) => never, ctx: UnpickleContext = NO_BUDGET): void {
     if (!Array.isArray(state) || state.length < 5) fail(`unexpected ndarray state ${pyRepr(state)}`);
     const [, shape, dt, fortran, raw] = state as PyValue[];
-    if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number')) fail(`bad ndarray shape ${pyRepr(shape)}`);
+    // sizes must be non-negative safe integers whose product is safe: a negative or fractional
+    // dimension could otherwise match the byte count (-1 x -1 = 1 element)
+    const n = Array.isArray(shape) ? safeProduct(shape) : NaN;
+    if (Number.isNaN(n)) return fail(`bad ndarray shape ${pyRepr(shape)}: sizes must be non-negative integers with a product below 2^53`);
     if (!(dt instanceof NumpyDtype)) return fail(`bad ndarray dtype ${pyRepr(dt)}`);
     const { code, little } = dt.resolve(fail);
     if (Array.isArray(raw)) fail(`object arrays (dtype ${dt.descr}) are not supported`);
-    const bytes = asBytes(raw, fail, 'latin1');
+    const bytes = asBytes(raw, fail, 'latin1', ctx);
     const dims = shape as number[];
-    const n = dims.reduce((a, b) => a * b, 1);
     if (bytes.length !== n * DTYPE_SIZE[code]) fail(`ndarray data has ${bytes.length} bytes, shape ${JSON.stringify(dims)} of ${dt.descr} needs ${n * DTYPE_SIZE[code]}`);
+    ctx.charge(n * 4, `ndarray ${JSON.stringify(dims)}`);
     let data = decodeElements(bytes, 0, n, code, little);
     if (fortran === true && dims.length > 1) data = fortranToCOrder(data, dims);
     this.dtype = code;
@@ -245,11 +276,27 @@ export class NumpyArray implements SetStateTarget {
   }
 }
 
-function asBytes(v: PyValue, fail: (msg: string) => never, enc: 'latin1' | 'utf8' = 'latin1'): Uint8Array {
+function asBytes(v: PyValue, fail: (msg: string) => never, enc: 'latin1' | 'utf8' = 'latin1', ctx: UnpickleContext = NO_BUDGET): Uint8Array {
   if (v instanceof Uint8Array) return v;
-  if (typeof v === 'string') return enc === 'latin1' ? Uint8Array.from(v, (c) => c.charCodeAt(0) & 0xff) : new TextEncoder().encode(v);
-  if (Array.isArray(v) && v.every((x) => typeof x === 'number')) return Uint8Array.from(v as number[]);
+  if (typeof v === 'string') {
+    // a new buffer per call, from a string the stream may reference many times: charged
+    ctx.charge(enc === 'latin1' ? v.length : 3 * v.length, 'bytes from a string');
+    if (enc === 'utf8') return new TextEncoder().encode(v);
+    const out = new Uint8Array(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = v.charCodeAt(i) & 0xff;
+    return out;
+  }
+  if (Array.isArray(v)) {
+    ctx.charge(v.length, 'bytes from a list');
+    if (v.every((x) => typeof x === 'number')) return Uint8Array.from(v as number[]);
+  }
   return fail(`expected bytes, got ${pyRepr(v)}`);
+}
+
+function copyToSet(v: PyValue, ctx: UnpickleContext): Set<PyValue> {
+  if (!Array.isArray(v)) return new Set();
+  ctx.charge(v.length, 'set(...)');
+  return new Set(v);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -276,11 +323,18 @@ function intToValue(v: bigint): number | bigint {
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
-/** Little-endian two's-complement integer of n bytes (LONG1/LONG4). */
+const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/**
+ * Little-endian two's-complement integer of n bytes (LONG1/LONG4), in time linear in n: the bytes
+ * become one hex literal that BigInt parses at once. (Shifting a growing BigInt in byte by byte
+ * copies it every time: quadratic, minutes for a 256 KiB LONG4.)
+ */
 function decodeLong(b: Uint8Array, off: number, n: number): number | bigint {
   if (n === 0) return 0;
-  let v = 0n;
-  for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[off + i]!);
+  const hex = new Array<string>(n);
+  for (let i = 0; i < n; i++) hex[i] = HEX_BYTE[b[off + n - 1 - i]!]!;
+  let v = BigInt(`0x${hex.join('')}`);
   if (b[off + n - 1]! & 0x80) v -= 1n << BigInt(8 * n);
   return intToValue(v);
 }
@@ -288,6 +342,7 @@ function decodeLong(b: Uint8Array, off: number, n: number): number | bigint {
 /** Runs one pickle from `opts.offset` (default 0) to its STOP opcode. */
 export function unpickle(buf: Uint8Array, opts: UnpickleOptions = {}): UnpickleResult {
   const file = opts.file ?? '<buffer>';
+  const limits = { ...LOADER_LIMITS, ...opts.limits };
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let pos = opts.offset ?? 0;
   let opPos = pos;
@@ -299,6 +354,36 @@ export function unpickle(buf: Uint8Array, opts: UnpickleOptions = {}): UnpickleR
   const fail = (msg: string): never => {
     const name = OPNAMES[buf[opPos]!];
     throw new PickleError(file, opPos, name ? `${name}: ${msg}` : msg);
+  };
+  // The work budget: units (elements, bytes) that handlers copy or decode from existing values.
+  // Values the stream spells out itself cost nothing extra, the stream's length bounds them.
+  const budget = limits.pickleWorkFactor * (buf.length - pos) + limits.pickleWorkSlack;
+  let work = 0;
+  const ctx: UnpickleContext = {
+    charge: (units, what) => {
+      work += units;
+      if (!(work <= budget)) {
+        const name = OPNAMES[buf[opPos]!] ?? 'opcode';
+        throw new LoaderLimitError(file, `pickle at byte offset ${opPos}: ${name}: ${what} copies ${units} values, bringing the ` +
+          `unpickler's work to ${work} units, more than its budget of ${budget} (${limits.pickleWorkFactor} x the stream's ` +
+          `${buf.length - (opts.offset ?? 0)} bytes + ${limits.pickleWorkSlack}; see io/limits.ts). The stream copies the same values over and over`);
+      }
+    },
+  };
+  const longBytes = (n: number): number => {
+    if (n > limits.maxLongBytes) {
+      throw new LoaderLimitError(file, `pickle at byte offset ${opPos}: ${OPNAMES[buf[opPos]!]}: an integer of ${n} bytes is larger than ` +
+        `the limit of ${limits.maxLongBytes} bytes (see io/limits.ts); checkpoints hold no such numbers`);
+    }
+    return n;
+  };
+  const intLiteral = (s: string, what: string): bigint => {
+    if (!/^[-+]?\d+$/.test(s)) return fail(`bad ${what} literal '${s.slice(0, 40)}'`);
+    if (s.replace(/^[-+]?0*/, '').length > limits.maxIntDigits) {
+      throw new LoaderLimitError(file, `pickle at byte offset ${opPos}: ${what}: an integer literal of ${s.length} characters has ` +
+        `more than the limit of ${limits.maxIntDigits} digits (see io/limits.ts)`);
+    }
+    return BigInt(s);
   };
   const need = (n: number): number => {
     if (!Number.isSafeInteger(n) || n < 0) fail(`invalid length ${n}`);
@@ -342,7 +427,7 @@ export function unpickle(buf: Uint8Array, opts: UnpickleOptions = {}): UnpickleR
     if (!Array.isArray(args)) return fail(`arguments of ${fn.qualname} are not a tuple: ${pyRepr(args)}`);
     const f = how === 'newobj' ? fn.handler.newobj ?? fn.handler.call : fn.handler.call;
     if (!f) return fail(`${fn.qualname} cannot be ${how === 'newobj' ? 'instantiated' : 'called'}`);
-    return f(args, fail);
+    return f(args, fail, ctx);
   };
   const setItems = (d: PyValue, items: PyValue[]): void => {
     if (!(d instanceof Map)) fail(`cannot set items on ${pyRepr(d)}`);
@@ -391,21 +476,19 @@ export function unpickle(buf: Uint8Array, opts: UnpickleOptions = {}): UnpickleR
       case 0x4a: stack.push(view.getInt32(need(4), true)); break; // BININT
       case 0x4b: stack.push(buf[need(1)]!); break; // BININT1
       case 0x4d: stack.push(view.getUint16(need(2), true)); break; // BININT2
-      case 0x8a: { const n = buf[need(1)]!; stack.push(decodeLong(buf, need(n), n)); break; } // LONG1
-      case 0x8b: { const n = view.getInt32(need(4), true); stack.push(decodeLong(buf, need(n), n)); break; } // LONG4
+      case 0x8a: { const n = longBytes(buf[need(1)]!); stack.push(decodeLong(buf, need(n), n)); break; } // LONG1
+      case 0x8b: { const n = longBytes(view.getInt32(need(4), true)); stack.push(decodeLong(buf, need(n), n)); break; } // LONG4
       case 0x47: stack.push(view.getFloat64(need(8), false)); break; // BINFLOAT (big-endian)
       case 0x49: { // INT (text); '00'/'01' are False/True
         const s = readLine().trim();
         if (s === '00') stack.push(false);
         else if (s === '01') stack.push(true);
-        else if (/^[-+]?\d+$/.test(s)) stack.push(intToValue(BigInt(s)));
-        else fail(`bad INT literal '${s}'`);
+        else stack.push(intToValue(intLiteral(s, 'INT')));
         break;
       }
       case 0x4c: { // LONG (text)
         const s = readLine().trim().replace(/L$/, '');
-        if (!/^[-+]?\d+$/.test(s)) fail(`bad LONG literal '${s}'`);
-        stack.push(intToValue(BigInt(s)));
+        stack.push(intToValue(intLiteral(s, 'LONG')));
         break;
       }
       case 0x46: { // FLOAT (text)
@@ -494,7 +577,7 @@ export function unpickle(buf: Uint8Array, opts: UnpickleOptions = {}): UnpickleR
       case 0x62: { // BUILD
         const state = pop();
         const obj = top();
-        if (isSetStateTarget(obj)) obj.setState(state, fail);
+        if (isSetStateTarget(obj)) obj.setState(state, fail, ctx);
         else if (obj instanceof PyObject) obj.state = state;
         else if (obj instanceof Map) {
           if (state !== null) (obj as unknown as Record<symbol, PyValue>)[PY_ATTRS] = state;

@@ -12,16 +12,26 @@
 // keys, then for each key an 8-byte element count followed by the raw data.
 //
 // Storages of any dtype and any device tag ('cuda:0' etc.) are read to the CPU; tensors are
-// materialised as float32 HostTensors honouring storage_offset, size and stride (non-contiguous
-// views are gathered), and tensors sharing a storage each get their own data.
+// materialised as float32 HostTensors honouring storage_offset, size and stride. Each storage is
+// decoded once: a float32 little-endian storage whose bytes are 4-byte aligned in the file is used
+// in place (no copy), any other one is decoded to one float32 copy. Contiguous tensors are then
+// views (subarray) of their storage, so tensors sharing a storage share memory as they do in
+// PyTorch; only non-contiguous views (transposes, strided slices) are gathered into their own data.
+//
+// Untrusted files (limits in limits.ts): everything decoded, inflated or gathered is charged to the
+// file's decode budget (16 x its size + 64 MiB) before it is allocated; sizes, strides, offsets and
+// element counts must be non-negative safe integers and every view must lie inside its storage,
+// else the error names the tensor's key; flattenStateDict refuses cycles and structures whose
+// shared parts would expand past its walk budget when named as a tree.
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import type { HostTensor } from './safetensors.js';
 import { DTYPE_SIZE, decodeElements, type DtypeCode } from './npy.js';
 import {
-  PyGlobal, pyRepr, pyTuple, unpickle,
+  PyGlobal, PyObject, pyRepr, pyTuple, unpickle,
   type GlobalHandler, type PyValue,
 } from './pickle.js';
+import { DecodeBudget, LOADER_LIMITS, LoaderLimitError, safeProduct, type LoaderLimits } from './limits.js';
 
 /** The object a checkpoint holds: Maps, arrays, primitives and HostTensors (see pickle.ts). */
 export type TorchObject = PyValue;
@@ -81,9 +91,12 @@ function crc32(data: Uint8Array): number {
 export class ZipArchive {
   readonly entries = new Map<string, ZipEntry>();
   private readonly view: DataView;
+  /** What inflating entries may allocate (shared with the caller's decoding of the same file). */
+  readonly budget: DecodeBudget;
 
-  constructor(readonly buf: Uint8Array, readonly file = '<buffer>') {
+  constructor(readonly buf: Uint8Array, readonly file = '<buffer>', budget?: DecodeBudget) {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.budget = budget ?? new DecodeBudget(file, buf.length);
     this.readCentralDirectory();
   }
 
@@ -146,7 +159,12 @@ export class ZipArchive {
     return this.entries.has(name);
   }
 
-  /** The entry's bytes (a view into the archive for STORED entries), CRC-checked. */
+  /**
+   * The entry's bytes (a view into the archive for STORED entries), CRC-checked. A DEFLATE entry
+   * inflates to at most the size its directory entry declares: that size is charged to the
+   * budget before inflating (a bomb declaring terabytes fails at once) and zlib stops there (one
+   * declaring a few bytes but inflating to gigabytes fails after those few bytes).
+   */
   read(name: string, opts: { checkCrc?: boolean } = {}): Uint8Array {
     const e = this.entries.get(name);
     if (!e) this.fail(`entry '${name}' is missing`);
@@ -161,7 +179,15 @@ export class ZipArchive {
     let data: Uint8Array;
     if (e.method === 0) data = raw;
     else if (e.method === 8) {
-      try { data = zlib.inflateRawSync(raw); } catch (err) { this.fail(`entry '${name}': cannot inflate (${(err as Error).message})`); }
+      this.budget.charge(e.size, `zip entry '${name}' (deflated; its directory entry declares ${e.size} bytes)`);
+      try {
+        data = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
+      } catch (err) {
+        if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+          this.fail(`entry '${name}' inflates to more than the ${e.size} bytes its directory entry declares (a zip bomb?)`);
+        }
+        this.fail(`entry '${name}': cannot inflate (${(err as Error).message})`);
+      }
     } else this.fail(`entry '${name}' uses unsupported compression method ${e.method}`);
     if (data.length !== e.size) this.fail(`entry '${name}' has ${data.length} bytes, the directory says ${e.size}`);
     if (opts.checkCrc !== false && crc32(data) !== e.crc32) this.fail(`entry '${name}' fails its CRC-32 check (data corrupted)`);
@@ -175,12 +201,12 @@ export class ZipArchive {
 interface StorageRoot {
   key: string;
   code: DtypeCode;
+  /** The element count its persistent id declares; validated when the storage is decoded. */
   numel: number;
   location: string;
   decoded?: Float32Array;
-  handedOut?: boolean;
 }
-/** What persistent_load returns: a storage, or (legacy) a view into one. */
+/** What persistent_load returns: a storage, or (legacy) a view into one, validated when used. */
 class StorageRef {
   constructor(readonly root: StorageRoot, readonly offset: number, readonly numel: number) {}
 }
@@ -203,9 +229,20 @@ const STORAGE_DTYPES: Record<string, DtypeCode | null> = {
 const TORCH_DTYPES = ['float64', 'float32', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool',
   'double', 'float', 'half', 'long', 'int', 'short'];
 
-function intList(v: PyValue, what: string, fail: (msg: string) => never): number[] {
+type Charge = (units: number, what: string) => void;
+const noCharge: Charge = () => {};
+
+/** A copy of a tuple of integers (any sign: ranges are checked where the tensor's key is known). */
+function intList(v: PyValue, what: string, fail: (msg: string) => never, charge: Charge = noCharge): number[] {
+  // charged before the scan: one size tuple may be shared by any number of tensors
+  if (Array.isArray(v)) charge(v.length, what);
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isInteger(x))) return fail(`${what} must be a tuple of ints, got ${pyRepr(v)}`);
-  return v as number[];
+  return [...(v as number[])];
+}
+
+/** A short printable form of a value that is expected to be a string (never String() of a container). */
+function plain(v: PyValue): string {
+  return typeof v === 'string' ? v : pyRepr(v);
 }
 
 function torchGlobals(pending: PendingTensor[]): Record<string, GlobalHandler> {
@@ -214,15 +251,16 @@ function torchGlobals(pending: PendingTensor[]): Record<string, GlobalHandler> {
     g[`torch.${name}`] = { meta: { storageDtype: code, storageName: name } };
     g[`torch.cuda.${name}`] = { meta: { storageDtype: code, storageName: name } };
   }
-  const rebuild = (args: readonly PyValue[], fail: (msg: string) => never): HostTensor => {
+  const rebuild: GlobalHandler['call'] = (args, fail, ctx) => {
     const [storage, offset, size, stride] = args;
+    const charge: Charge = ctx ? (n, what) => ctx.charge(n, what) : noCharge;
     if (!(storage instanceof StorageRef)) return fail(`expected a storage, got ${pyRepr(storage)}`);
-    if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) return fail(`bad storage offset ${pyRepr(offset)}`);
-    const sz = intList(size, 'size', fail);
-    const st = stride === undefined || stride === null ? contiguousStride(sz) : intList(stride, 'stride', fail);
+    if (typeof offset !== 'number' || !Number.isInteger(offset)) return fail(`bad storage offset ${pyRepr(offset)}`);
+    const sz = intList(size, 'size', fail, charge);
+    const st = stride === undefined || stride === null ? contiguousStride(sz) : intList(stride, 'stride', fail, charge);
     if (st.length !== sz.length) fail(`size ${pyRepr(size)} and stride ${pyRepr(stride)} differ in length`);
-    const tensor: HostTensor = { dtype: storage.root.code, shape: [...sz], data: new Float32Array(0) };
-    pending.push({ tensor, storage, offset, size: [...sz], stride: [...st] });
+    const tensor: HostTensor = { dtype: storage.root.code, shape: sz, data: new Float32Array(0) };
+    pending.push({ tensor, storage, offset, size: [...sz], stride: st });
     return tensor;
   };
   const passFirst = (args: readonly PyValue[]): PyValue => args[0];
@@ -232,15 +270,18 @@ function torchGlobals(pending: PendingTensor[]): Record<string, GlobalHandler> {
     'torch._utils._rebuild_parameter': { call: passFirst },
     'torch._utils._rebuild_parameter_with_state': { call: passFirst },
     'torch._tensor._rebuild_from_type_v2': {
-      call: (args: readonly PyValue[], fail: (msg: string) => never) => {
+      call: (args: readonly PyValue[], fail: (msg: string) => never, ctx) => {
         const [fn, , fnArgs] = args;
         if (!(fn instanceof PyGlobal) || !fn.handler.call) return fail(`cannot rebuild with ${pyRepr(fn)}`);
         if (!Array.isArray(fnArgs)) return fail(`bad arguments ${pyRepr(fnArgs)}`);
-        return fn.handler.call(fnArgs, fail);
+        return fn.handler.call(fnArgs, fail, ctx);
       },
     },
-    'torch.Size': { call: (args: readonly PyValue[], fail: (msg: string) => never) => pyTuple([...intList(args[0] ?? [], 'torch.Size', fail)]) },
-    'torch.device': { call: (args: readonly PyValue[]) => (args.length > 1 && args[1] !== null ? `${String(args[0])}:${String(args[1])}` : String(args[0])) },
+    'torch.Size': {
+      call: (args: readonly PyValue[], fail: (msg: string) => never, ctx) =>
+        pyTuple(intList(args[0] ?? [], 'torch.Size', fail, ctx ? (n, what) => ctx.charge(n, what) : noCharge)),
+    },
+    'torch.device': { call: (args: readonly PyValue[]) => (args.length > 1 && args[1] !== null ? `${plain(args[0])}:${plain(args[1])}` : plain(args[0])) },
     'torch.Tensor': {},
     'torch.nn.parameter.Parameter': {},
     'torch.nn.Parameter': {},
@@ -266,31 +307,96 @@ function storageFromType(type: PyValue, fail: (msg: string) => never): DtypeCode
   return code;
 }
 
-/** Copies (gathers, for non-contiguous views) a tensor's elements out of its decoded storage. */
-function materialize(file: string, p: PendingTensor, src: Float32Array): Float32Array {
+/** The storage of `key` (one per key; a key used with two dtypes is refused). */
+function storageRoot(roots: Map<string, StorageRoot>, key: string, code: DtypeCode, numel: number, location: PyValue,
+                     fail: (msg: string) => never): StorageRoot {
+  let root = roots.get(key);
+  if (!root) { root = { key, code, numel, location: plain(location) }; roots.set(key, root); }
+  else if (root.code !== code) fail(`storage '${key}' is used both as ${root.code} and as ${code}`);
+  return root;
+}
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const HOST_LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * A storage's n elements as float32: a view of `bytes` itself when they already are aligned
+ * little-endian float32 (no copy), else one decoded copy, charged to the file's budget.
+ */
+function decodeStorage(bytes: Uint8Array, offset: number, n: number, code: DtypeCode, little: boolean,
+                       budget: DecodeBudget, what: string): Float32Array {
+  if (code === 'F32' && little && HOST_LITTLE && (bytes.byteOffset + offset) % 4 === 0) {
+    return new Float32Array(bytes.buffer, bytes.byteOffset + offset, n);
+  }
+  budget.charge(n * 4, `decoding ${what}`);
+  return decodeElements(bytes, offset, n, code, little);
+}
+
+const shortName = (s: string): string => (s.length > 120 ? `${s.slice(0, 117)}...` : s);
+
+/**
+ * Names of the pending tensors for error messages: their first dotted path in the unpickled
+ * object, found on first use by one walk that visits every container once.
+ */
+class TensorNames {
+  private names?: Map<HostTensor, string>;
+  constructor(private readonly root: TorchObject, private readonly pending: readonly PendingTensor[]) {}
+
+  of(t: HostTensor): string {
+    if (!this.names) this.names = this.collect();
+    return this.names.get(t) ?? `#${this.pending.findIndex((p) => p.tensor === t)}`;
+  }
+
+  private collect(): Map<HostTensor, string> {
+    const names = new Map<HostTensor, string>();
+    const seen = new Set<object>();
+    const queue: [PyValue, string][] = [[this.root, '']];
+    const join = (a: string, b: string) => shortName(a ? `${a}.${b}` : b);
+    for (let i = 0; i < queue.length && names.size < this.pending.length; i++) {
+      const [v, name] = queue[i]!;
+      if (typeof v !== 'object' || v === null || seen.has(v)) continue;
+      seen.add(v);
+      if (isHostTensor(v)) names.set(v, name || 'tensor');
+      else if (v instanceof Map) for (const [k, x] of v) queue.push([x, join(name, plain(k as PyValue))]);
+      else if (Array.isArray(v)) v.forEach((x, j) => queue.push([x, join(name, String(j))]));
+      else if (v instanceof PyObject && v.attrs) queue.push([v.attrs, name]);
+    }
+    return names;
+  }
+}
+
+/**
+ * A tensor's data: a view (subarray) of its decoded storage when contiguous, else its elements
+ * gathered into a new array (charged to the budget). Every size, stride and offset must be a
+ * non-negative integer and the view must lie inside its storage; `err` names the tensor.
+ */
+function materialize(p: PendingTensor, src: Float32Array, budget: DecodeBudget, err: (msg: string) => never): Float32Array {
   const { size, stride } = p;
-  const base = p.storage.offset + p.offset;
-  const numel = size.reduce((a, b) => a * b, 1);
+  const key = p.storage.root.key;
+  const viewStart = p.storage.offset, viewLen = p.storage.numel;
+  if (!isCount(viewStart) || !isCount(viewLen)) err(`storage view of '${key}' at offset ${viewStart} of ${viewLen} elements: both must be non-negative integers`);
+  if (viewStart + viewLen > src.length) err(`storage view [${viewStart}, ${viewStart + viewLen}) reaches past the end of storage '${key}' (${src.length} elements)`);
+  if (!isCount(p.offset)) err(`storage offset ${p.offset} must be a non-negative integer`);
+  if (!size.every((d) => isCount(d))) err(`size [${size.join(', ')}] must hold non-negative integers`);
+  if (!stride.every((d) => isCount(d))) err(`stride [${stride.join(', ')}] must hold non-negative integers`);
+  const numel = safeProduct(size);
+  if (Number.isNaN(numel)) err(`size [${size.join(', ')}] has more than 2^53 elements`);
   if (numel === 0) return new Float32Array(0);
-  let maxIdx = base, contiguous = true;
+  // The last element the view reaches; doubles of non-negative terms cannot wrap around.
+  const base = viewStart + p.offset;
+  let last = base, contiguous = true;
   const cs = contiguousStride(size);
   for (let d = 0; d < size.length; d++) {
-    if (stride[d]! < 0) throw new TorchCheckpointError(file, `negative stride ${stride[d]} in storage '${p.storage.root.key}'`);
-    maxIdx += (size[d]! - 1) * stride[d]!;
+    last += (size[d]! - 1) * stride[d]!;
     if (size[d]! > 1 && stride[d] !== cs[d]) contiguous = false;
   }
-  const limit = p.storage.offset + p.storage.numel;
-  if (maxIdx >= limit || maxIdx >= src.length) {
-    throw new TorchCheckpointError(file, `tensor of size [${size.join(', ')}], stride [${stride.join(', ')}] at offset ${p.offset} ` +
-      `reaches element ${maxIdx} of storage '${p.storage.root.key}', which has ${Math.min(limit, src.length)} elements`);
+  const limit = viewStart + viewLen;
+  if (last >= limit) {
+    err(`size [${size.join(', ')}], stride [${stride.join(', ')}] at storage offset ${p.offset} reaches element ${last} ` +
+      `of storage '${key}', which has ${limit} elements`);
   }
-  if (contiguous) {
-    if (base === 0 && numel === src.length && !p.storage.root.handedOut) {
-      p.storage.root.handedOut = true;
-      return src;
-    }
-    return src.slice(base, base + numel);
-  }
+  if (contiguous) return src.subarray(base, base + numel);
+  budget.charge(numel * 4, `gathering the non-contiguous view of storage '${key}'`);
   const out = new Float32Array(numel);
   const nd = size.length;
   const idx = new Array<number>(nd).fill(0);
@@ -306,19 +412,28 @@ function materialize(file: string, p: PendingTensor, src: Float32Array): Float32
   return out;
 }
 
-function finish(file: string, pending: PendingTensor[], decode: (root: StorageRoot) => Float32Array): void {
+/** An error about one tensor, naming the file, the tensor's key and its storage. */
+function tensorError(file: string, names: TensorNames, p: PendingTensor): (msg: string) => never {
+  return (msg) => {
+    throw new TorchCheckpointError(file, `tensor '${names.of(p.tensor)}' (storage '${shortName(p.storage.root.key)}'): ${msg}`);
+  };
+}
+
+function finish(file: string, names: TensorNames, pending: PendingTensor[], budget: DecodeBudget,
+                decode: (root: StorageRoot, err: (msg: string) => never) => Float32Array): void {
   for (const p of pending) {
+    const err = tensorError(file, names, p);
     const root = p.storage.root;
-    if (!root.decoded) root.decoded = decode(root);
-    p.tensor.data = materialize(file, p, root.decoded);
+    if (!root.decoded) root.decoded = decode(root, err);
+    p.tensor.data = materialize(p, root.decoded, budget, err);
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // The two formats.
 
-function readZipCheckpoint(buf: Uint8Array, file: string): TorchObject {
-  const zip = new ZipArchive(buf, file);
+function readZipCheckpoint(buf: Uint8Array, file: string, budget: DecodeBudget, limits?: Partial<LoaderLimits>): TorchObject {
+  const zip = new ZipArchive(buf, file, budget);
   const pkls = [...zip.entries.keys()].filter((n) => n === 'data.pkl' || n.endsWith('/data.pkl')).sort((a, b) => a.length - b.length);
   if (!pkls.length) {
     throw new TorchCheckpointError(file, `zip archive without a data.pkl entry (not a torch.save checkpoint; entries: ${[...zip.entries.keys()].slice(0, 5).join(', ')})`);
@@ -330,7 +445,7 @@ function readZipCheckpoint(buf: Uint8Array, file: string): TorchObject {
   }
   let little = true;
   if (zip.has(`${prefix}byteorder`)) {
-    const bo = new TextDecoder().decode(zip.read(`${prefix}byteorder`)).trim();
+    const bo = new TextDecoder().decode(zip.read(`${prefix}byteorder`).subarray(0, 64)).trim();
     if (bo !== 'little' && bo !== 'big') throw new TorchCheckpointError(file, `unknown byteorder '${bo}'`);
     little = bo === 'little';
   }
@@ -339,37 +454,38 @@ function readZipCheckpoint(buf: Uint8Array, file: string): TorchObject {
   const { value } = unpickle(zip.read(pklName), {
     file: `${file}:${pklName}`,
     globals: torchGlobals(pending),
+    limits,
     persistentLoad: (pid, fail) => {
       if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) return fail(`unexpected persistent id ${pyRepr(pid)}`);
       const [, type, key, location, numel] = pid;
       const code = storageFromType(type, fail);
       if (typeof key !== 'string' || typeof numel !== 'number') return fail(`bad storage id ${pyRepr(pid)}`);
-      let root = roots.get(key);
-      if (!root) { root = { key, code, numel, location: String(location) }; roots.set(key, root); }
+      const root = storageRoot(roots, key, code, numel, location, fail);
       return new StorageRef(root, 0, root.numel);
     },
   });
-  finish(file, pending, (root) => {
+  finish(file, new TensorNames(value, pending), pending, budget, (root, err) => {
+    if (!isCount(root.numel)) err(`storage '${root.key}' declares ${root.numel} elements; the count must be a non-negative integer`);
     const name = `${prefix}data/${root.key}`;
-    if (!zip.has(name)) throw new TorchCheckpointError(file, `storage '${root.key}' (entry ${name}) is missing from the archive`);
+    if (!zip.has(name)) err(`storage '${root.key}' (entry ${name}) is missing from the archive`);
     const bytes = zip.read(name);
     const need = root.numel * DTYPE_SIZE[root.code];
-    if (bytes.length < need) throw new TorchCheckpointError(file, `storage '${root.key}' has ${bytes.length} bytes, ${root.numel} x ${root.code} needs ${need}`);
-    return decodeElements(bytes, 0, root.numel, root.code, little);
+    if (bytes.length < need) err(`storage '${root.key}' has ${bytes.length} bytes, ${root.numel} x ${root.code} needs ${need}`);
+    return decodeStorage(bytes, 0, root.numel, root.code, little, budget, `storage '${root.key}'`);
   });
   return value;
 }
 
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 
-function readLegacyCheckpoint(buf: Uint8Array, file: string): TorchObject {
-  const magic = unpickle(buf, { file });
+function readLegacyCheckpoint(buf: Uint8Array, file: string, budget: DecodeBudget, limits?: Partial<LoaderLimits>): TorchObject {
+  const magic = unpickle(buf, { file, limits });
   if (magic.value !== LEGACY_MAGIC) {
     throw new TorchCheckpointError(file, `a pickle, but not a torch.save checkpoint (first value ${pyRepr(magic.value)} is not PyTorch's magic number)`);
   }
-  const version = unpickle(buf, { file, offset: magic.end });
+  const version = unpickle(buf, { file, offset: magic.end, limits });
   if (version.value !== 1001) throw new TorchCheckpointError(file, `unsupported legacy protocol version ${pyRepr(version.value)} (expected 1001)`);
-  const sysInfo = unpickle(buf, { file, offset: version.end });
+  const sysInfo = unpickle(buf, { file, offset: version.end, limits });
   let little = true;
   if (sysInfo.value instanceof Map && sysInfo.value.get('little_endian') === false) little = false;
 
@@ -380,6 +496,7 @@ function readLegacyCheckpoint(buf: Uint8Array, file: string): TorchObject {
     file,
     offset: sysInfo.end,
     globals: torchGlobals(pending),
+    limits,
     persistentLoad: (pid, fail) => {
       if (!Array.isArray(pid)) return fail(`unexpected persistent id ${pyRepr(pid)}`);
       if (pid[0] === 'module') return fail('the checkpoint pickles a whole nn.Module; save its state_dict() instead');
@@ -387,45 +504,56 @@ function readLegacyCheckpoint(buf: Uint8Array, file: string): TorchObject {
       const [, type, key, location, numel, viewMeta] = pid;
       const code = storageFromType(type, fail);
       if (typeof key !== 'string' || typeof numel !== 'number') return fail(`bad storage id ${pyRepr(pid)}`);
-      let root = roots.get(key);
-      if (!root) { root = { key, code, numel, location: String(location) }; roots.set(key, root); }
+      const root = storageRoot(roots, key, code, numel, location, fail);
       if (viewMeta === null || viewMeta === undefined) return new StorageRef(root, 0, root.numel);
       if (!Array.isArray(viewMeta) || viewMeta.length !== 3) return fail(`bad storage view ${pyRepr(viewMeta)}`);
       const [viewKey, offset, size] = viewMeta as PyValue[];
-      if (typeof offset !== 'number' || typeof size !== 'number') return fail(`bad storage view ${pyRepr(viewMeta)}`);
-      const vk = String(viewKey);
-      let ref = views.get(vk);
-      if (!ref) { ref = new StorageRef(root, offset, size); views.set(vk, ref); }
+      if (typeof viewKey !== 'string' || typeof offset !== 'number' || typeof size !== 'number') return fail(`bad storage view ${pyRepr(viewMeta)}`);
+      let ref = views.get(viewKey);
+      if (!ref) { ref = new StorageRef(root, offset, size); views.set(viewKey, ref); }
       return ref;
     },
   });
-  const keys = unpickle(buf, { file, offset: main.end });
+  const keys = unpickle(buf, { file, offset: main.end, limits });
   if (!Array.isArray(keys.value)) throw new TorchCheckpointError(file, `storage key list is ${pyRepr(keys.value)}`);
+  const names = new TensorNames(main.value, pending);
+  const user = (root: StorageRoot): string => {
+    const p = pending.find((q) => q.storage.root === root);
+    return p ? ` (used by tensor '${names.of(p.tensor)}')` : '';
+  };
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let pos = keys.end;
   for (const k of keys.value as PyValue[]) {
-    const key = String(k);
+    if (typeof k !== 'string') throw new TorchCheckpointError(file, `storage key ${pyRepr(k)} is not a string`);
+    const key = k;
     const root = roots.get(key);
-    if (!root) throw new TorchCheckpointError(file, `storage '${key}' is listed but no tensor uses it`);
-    if (pos + 8 > buf.length) throw new TorchCheckpointError(file, `truncated: the element count of storage '${key}' at byte offset ${pos} lies beyond the end of the file (${buf.length} bytes)`);
+    if (!root) throw new TorchCheckpointError(file, `storage '${shortName(key)}' is listed but no tensor uses it`);
+    const what = `storage '${shortName(key)}'${user(root)}`;
+    if (!isCount(root.numel)) throw new TorchCheckpointError(file, `${what} declares ${root.numel} elements; the count must be a non-negative integer`);
+    if (pos + 8 > buf.length) throw new TorchCheckpointError(file, `truncated: the element count of ${what} at byte offset ${pos} lies beyond the end of the file (${buf.length} bytes)`);
     const count = Number(little ? dv.getBigInt64(pos, true) : dv.getBigInt64(pos, false));
     pos += 8;
+    if (!isCount(count)) throw new TorchCheckpointError(file, `${what} at byte offset ${pos - 8} holds ${count} elements; the count must be a non-negative integer`);
     const nbytes = count * DTYPE_SIZE[root.code];
-    if (count < root.numel) throw new TorchCheckpointError(file, `storage '${key}' at byte offset ${pos - 8} holds ${count} elements, its tensors need ${root.numel}`);
+    if (count < root.numel) throw new TorchCheckpointError(file, `${what} at byte offset ${pos - 8} holds ${count} elements, its tensors need ${root.numel}`);
     if (pos + nbytes > buf.length) {
-      throw new TorchCheckpointError(file, `truncated: storage '${key}' needs ${nbytes} bytes at byte offset ${pos} but the file ends at ${buf.length}`);
+      throw new TorchCheckpointError(file, `truncated: ${what} needs ${nbytes} bytes at byte offset ${pos} but the file ends at ${buf.length}`);
     }
-    root.decoded = decodeElements(buf, pos, count, root.code, little);
+    root.decoded = decodeStorage(buf, pos, count, root.code, little, budget, what);
     pos += nbytes;
   }
-  finish(file, pending, (root) => { throw new TorchCheckpointError(file, `storage '${root.key}' has no data in the file`); });
+  finish(file, names, pending, budget, (root, err) => err(`storage '${shortName(root.key)}' has no data in the file`));
   return main.value;
 }
 
-/** Parses torch.save output held in memory. */
-export function parseTorchCheckpoint(buf: Uint8Array, file = '<buffer>'): { format: TorchFormat; root: TorchObject } {
-  if (isZip(buf)) return { format: 'pytorch-zip', root: readZipCheckpoint(buf, file) };
-  if (buf.length >= 2 && buf[0] === 0x80) return { format: 'pytorch-legacy', root: readLegacyCheckpoint(buf, file) };
+/**
+ * Parses torch.save output held in memory. Float32 tensors may be views into `buf` (see the top
+ * of this file): keep it unchanged while they are in use. `limits` overrides io/limits.ts.
+ */
+export function parseTorchCheckpoint(buf: Uint8Array, file = '<buffer>', limits?: Partial<LoaderLimits>): { format: TorchFormat; root: TorchObject } {
+  const budget = new DecodeBudget(file, buf.length, limits);
+  if (isZip(buf)) return { format: 'pytorch-zip', root: readZipCheckpoint(buf, file, budget, limits) };
+  if (buf.length >= 2 && buf[0] === 0x80) return { format: 'pytorch-legacy', root: readLegacyCheckpoint(buf, file, budget, limits) };
   throw new TorchCheckpointError(file, 'neither a zip archive (PyTorch >= 1.6) nor a legacy pickle stream (first byte 0x80)');
 }
 
@@ -448,32 +576,88 @@ export interface FlattenOptions {
   unwrap?: readonly string[];
   /** Receives every non-tensor leaf (numbers, strings, option dicts' values, ...) by dotted name. */
   extras?: Map<string, PyValue>;
+  /** File name for error messages. */
+  file?: string;
+  /** Overrides of the walk budget and nesting depth (io/limits.ts). */
+  limits?: Partial<LoaderLimits>;
+}
+
+/** Entries (and key characters) of the distinct Maps and arrays reachable from `obj`: the size of the graph, not of the tree. */
+function distinctSize(obj: PyValue): number {
+  const seen = new Set<object>();
+  const todo: PyValue[] = [obj];
+  let size = 0;
+  while (todo.length) {
+    const v = todo.pop();
+    if (!(v instanceof Map || Array.isArray(v)) || seen.has(v)) continue;
+    seen.add(v);
+    size += 1 + (v instanceof Map ? v.size : v.length);
+    if (v instanceof Map) for (const [k, x] of v) { size += String(k).length; todo.push(x); }
+    else for (const x of v) todo.push(x);
+  }
+  return size;
 }
 
 /**
  * Nested dicts/lists of tensors -> dotted names. `{g_ema: sd, latent_avg: t}` gives 'g_ema.<name>'
  * and 'latent_avg'; `{state_dict: sd, opts: {...}}` gives the names inside sd (opts go to extras).
+ *
+ * A container reached along several paths (shared in the pickle) is named along each of them, as
+ * PyTorch would when loading it, but the walk is budgeted: it may visit at most 16 x the distinct
+ * entries of the graph + 2^18 (io/limits.ts), so a structure that only expands when walked as a
+ * tree (a list of the same dict twice, nested 40 levels deep: 2^40 paths) is refused at once
+ * instead of running forever. Cycles and nesting deeper than 1000 levels are refused too.
  */
 export function flattenStateDict(obj: TorchObject, prefix = '', opts: FlattenOptions = {}): Map<string, HostTensor> {
+  const limits = { ...LOADER_LIMITS, ...opts.limits };
+  const file = opts.file ?? '<checkpoint>';
   const unwrap = new Set(opts.unwrap ?? ['state_dict']);
   const out = new Map<string, HostTensor>();
   const join = (a: string, b: string) => (a ? `${a}.${b}` : b);
-  const isContainer = (v: unknown) => v instanceof Map || isHostTensor(v) || (Array.isArray(v) && v.some(isContainerOrTensor));
-  const isContainerOrTensor = (v: unknown): boolean => v instanceof Map || isHostTensor(v) || Array.isArray(v);
-  const walk = (v: PyValue, name: string): void => {
-    if (isHostTensor(v)) {
-      const n = name || 'tensor';
-      if (out.has(n)) throw new Error(`flattenStateDict: two tensors are named '${n}'`);
-      out.set(n, v);
-    } else if (v instanceof Map) {
-      for (const [k, x] of v) walk(x, unwrap.has(String(k)) && isContainer(x) ? name : join(name, String(k)));
-    } else if (Array.isArray(v) && v.some(isContainerOrTensor)) {
-      v.forEach((x, i) => walk(x, join(name, String(i))));
-    } else {
-      opts.extras?.set(name, v);
+  const distinct = distinctSize(obj);
+  const budget = limits.walkFactor * distinct + limits.walkSlack;
+  let spent = 0;
+  const charge = (units: number, at: string): void => {
+    spent += units;
+    if (spent > budget) {
+      throw new LoaderLimitError(file, `naming its tensors visits more than ${budget} entries (${limits.walkFactor} x the ${distinct} ` +
+        `distinct entries of its object graph + ${limits.walkSlack}; see io/limits.ts), at '${shortName(at)}': containers are ` +
+        'shared so often that the structure expands (exponentially) when walked as a tree');
     }
   };
-  walk(obj, prefix);
+  const isContainerOrTensor = (v: unknown): boolean => v instanceof Map || isHostTensor(v) || Array.isArray(v);
+  // a scan of an array costs its length: a long list may be shared by many paths too
+  const holdsContainers = (v: PyValue[], at: string): boolean => { charge(v.length, at); return v.some(isContainerOrTensor); };
+  const isContainer = (v: PyValue, at: string) => v instanceof Map || isHostTensor(v) || (Array.isArray(v) && holdsContainers(v, at));
+  const onPath = new Set<object>();
+  const walk = (v: PyValue, name: string, depth: number): void => {
+    charge(1, name);
+    if (isHostTensor(v)) {
+      const n = name || 'tensor';
+      charge(n.length, n);
+      if (out.has(n)) throw new Error(`flattenStateDict: two tensors are named '${n}'`);
+      out.set(n, v);
+      return;
+    }
+    const isMap = v instanceof Map;
+    if (isMap || (Array.isArray(v) && holdsContainers(v, name))) {
+      if (onPath.has(v as object)) throw new LoaderLimitError(file, `its object graph is cyclic: '${shortName(name)}' contains itself`);
+      if (depth >= limits.maxDepth) {
+        throw new LoaderLimitError(file, `its objects nest deeper than ${limits.maxDepth} levels (at '${shortName(name)}'; see io/limits.ts)`);
+      }
+      onPath.add(v as object);
+      if (isMap) {
+        for (const [k, x] of v as Map<unknown, PyValue>) {
+          const key = String(k);
+          walk(x, unwrap.has(key) && isContainer(x, name) ? name : join(name, key), depth + 1);
+        }
+      } else (v as PyValue[]).forEach((x, i) => walk(x, join(name, String(i)), depth + 1));
+      onPath.delete(v as object);
+      return;
+    }
+    charge(name.length, name);
+    opts.extras?.set(name, v);
+  };
+  walk(obj, prefix, 0);
   return out;
 }
-

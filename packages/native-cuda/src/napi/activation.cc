@@ -8,7 +8,7 @@ namespace sgi {
 SGI_NAPI(preluForward) {
   Args args(info, "preluForward");
   int64_t n = args.dim(3, "n"), c = args.dim(4, "c"), s = args.dim(5, "s");
-  const size_t numel = size_t(n) * size_t(c) * size_t(s);
+  const size_t numel = args.numel({n, c, s}, "x");  // overflow-checked
   Storage *x = args.tensor(0, "x"), *w = args.tensor(1, "weight"), *y = args.tensor(2, "y");
   args.data(x, numel, "x");
   args.data(w, size_t(c), "weight");
@@ -22,7 +22,7 @@ SGI_NAPI(preluForward) {
 SGI_NAPI(preluBackward) {
   Args args(info, "preluBackward");
   int64_t n = args.dim(5, "n"), c = args.dim(6, "c"), s = args.dim(7, "s");
-  const size_t numel = size_t(n) * size_t(c) * size_t(s);
+  const size_t numel = args.numel({n, c, s}, "x");  // overflow-checked
   Storage *x = args.tensor(0, "x"), *w = args.tensor(1, "weight"), *gy = args.tensor(2, "gy");
   Storage *gx = args.optional_tensor(3, "gx"), *gw = args.optional_tensor(4, "gweight");
   args.data(x, numel, "x");
@@ -41,7 +41,7 @@ SGI_NAPI(fusedLeakyReluForward) {
   Args args(info, "fusedLeakyReluForward");
   int64_t n = args.dim(3, "n"), c = args.dim(4, "c"), s = args.dim(5, "s");
   float slope = float(args.f64(6, "slope")), gain = float(args.f64(7, "gain"));
-  const size_t numel = size_t(n) * size_t(c) * size_t(s);
+  const size_t numel = args.numel({n, c, s}, "x");  // overflow-checked
   Storage *x = args.tensor(0, "x"), *b = args.optional_tensor(1, "bias"), *y = args.tensor(2, "y");
   args.data(x, numel, "x");
   args.data(b, size_t(c), "bias");
@@ -56,7 +56,7 @@ SGI_NAPI(fusedLeakyReluBackward) {
   Args args(info, "fusedLeakyReluBackward");
   int64_t n = args.dim(5, "n"), c = args.dim(6, "c"), s = args.dim(7, "s");
   float slope = float(args.f64(8, "slope")), gain = float(args.f64(9, "gain"));
-  const size_t numel = size_t(n) * size_t(c) * size_t(s);
+  const size_t numel = args.numel({n, c, s}, "x");  // overflow-checked
   Storage *x = args.tensor(0, "x"), *b = args.optional_tensor(1, "bias"), *gy = args.tensor(2, "gy");
   Storage *gx = args.optional_tensor(3, "gx"), *gb = args.optional_tensor(4, "gbias");
   args.data(x, numel, "x");

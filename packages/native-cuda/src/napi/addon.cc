@@ -1,6 +1,9 @@
 // Module entry: the Storage class, memory/device/thread queries, and every SGI_NAPI function.
 #include <napi.h>
 #include <cstring>
+#include <new>
+#include <stdexcept>
+#include <string>
 #include "common/cpu_features.h"
 #include "common/parallel.h"
 #include "napi/registry.h"
@@ -103,6 +106,18 @@ SGI_NAPI(setNumThreads) {
 SGI_NAPI(synchronize) {
   if (cuda::status().available) cuda::synchronize();
   return info.Env().Undefined();
+}
+
+// debugThrow(kind): throws a C++ exception of `kind` ('bad_alloc', 'runtime_error' or anything else
+// for a non-std exception) from inside a native function, as a failing allocation or CUDA check
+// would. Tests use it to check that such exceptions reach JS as Errors instead of aborting Node.
+SGI_NAPI(debugThrow) {
+  Args args(info, "debugThrow");
+  if (info.Length() < 1 || !info[0].IsString()) args.fail("argument 'kind' must be a string");
+  const std::string kind = info[0].As<Napi::String>().Utf8Value();
+  if (kind == "bad_alloc") throw std::bad_alloc();
+  if (kind == "runtime_error") throw std::runtime_error("CUDA error: out of memory (simulated by debugThrow)");
+  throw 42;  // not a std::exception at all
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

@@ -10,6 +10,11 @@
 namespace sgi {
 
 namespace {
+// Element counts, overflow-checked: each size is below 2^31 but a product of four is not.
+size_t x_numel(const Args& a, const Conv2dParams& p) { return a.numel({p.n, p.c, p.h, p.w}, "input x"); }
+size_t w_numel(const Args& a, const Conv2dParams& p) { return a.numel({p.k, p.c / p.groups, p.kh, p.kw}, "weight w"); }
+size_t y_numel(const Args& a, const Conv2dParams& p) { return a.numel({p.n, p.k, p.oh, p.ow}, "output y"); }
+
 Conv2dParams conv_params(const Args& args, size_t i) {
   std::vector<int64_t> v = args.ints(i, "params");
   if (v.size() != 12) args.fail("'params' must be [n, c, h, w, k, kh, kw, sh, sw, ph, pw, groups]");
@@ -29,12 +34,14 @@ Conv2dParams conv_params(const Args& args, size_t i) {
     args.fail(in + " with padding " + dims_str({p.ph, p.pw}) + " is smaller than the kernel " + dims_str({p.kh, p.kw}));
   p.oh = (p.h + 2 * p.ph - p.kh) / p.sh + 1;
   p.ow = (p.w + 2 * p.pw - p.kw) / p.sw + 1;
+  // Every element count the call implies must fit before any storage is compared with it, the
+  // im2col-style workspace of (c / groups) * kh * kw * oh * ow elements the kernels size included.
+  x_numel(args, p);
+  w_numel(args, p);
+  y_numel(args, p);
+  args.numel({p.c / p.groups, p.kh, p.kw, p.oh, p.ow}, "the convolution workspace");
   return p;
 }
-
-size_t x_numel(const Conv2dParams& p) { return size_t(p.n * p.c * p.h * p.w); }
-size_t w_numel(const Conv2dParams& p) { return size_t(p.k * (p.c / p.groups) * p.kh * p.kw); }
-size_t y_numel(const Conv2dParams& p) { return size_t(p.n * p.k * p.oh * p.ow); }
 }  // namespace
 
 // conv2dForward(x, w, b | null, y, params)
@@ -42,10 +49,10 @@ SGI_NAPI(conv2dForward) {
   Args args(info, "conv2dForward");
   Storage *x = args.tensor(0, "x"), *w = args.tensor(1, "w"), *b = args.optional_tensor(2, "b"), *y = args.tensor(3, "y");
   const Conv2dParams p = conv_params(args, 4);
-  args.data(x, x_numel(p), "x");
-  args.data(w, w_numel(p), "w");
+  args.data(x, x_numel(args, p), "x");
+  args.data(w, w_numel(args, p), "w");
   args.data(b, size_t(p.k), "b");
-  args.data(y, y_numel(p), "y");
+  args.data(y, y_numel(args, p), "y");
   const Device dev = args.device({x, w, b, y});
   SGI_DISPATCH(dev, conv2d_forward, p, x->data(), w->data(), b ? b->data() : nullptr, y->data());
   return info.Env().Undefined();
@@ -56,9 +63,9 @@ SGI_NAPI(conv2dBackwardInput) {
   Args args(info, "conv2dBackwardInput");
   Storage *w = args.tensor(0, "w"), *gy = args.tensor(1, "gy"), *gx = args.tensor(2, "gx");
   const Conv2dParams p = conv_params(args, 3);
-  args.data(w, w_numel(p), "w");
-  args.data(gy, y_numel(p), "gy");
-  args.data(gx, x_numel(p), "gx");
+  args.data(w, w_numel(args, p), "w");
+  args.data(gy, y_numel(args, p), "gy");
+  args.data(gx, x_numel(args, p), "gx");
   const Device dev = args.device({w, gy, gx});
   SGI_DISPATCH(dev, conv2d_backward_input, p, w->data(), gy->data(), gx->data());
   return info.Env().Undefined();
@@ -69,9 +76,9 @@ SGI_NAPI(conv2dBackwardWeight) {
   Args args(info, "conv2dBackwardWeight");
   Storage *x = args.tensor(0, "x"), *gy = args.tensor(1, "gy"), *gw = args.tensor(2, "gw");
   const Conv2dParams p = conv_params(args, 3);
-  args.data(x, x_numel(p), "x");
-  args.data(gy, y_numel(p), "gy");
-  args.data(gw, w_numel(p), "gw");
+  args.data(x, x_numel(args, p), "x");
+  args.data(gy, y_numel(args, p), "gy");
+  args.data(gw, w_numel(args, p), "gw");
   const Device dev = args.device({x, gy, gw});
   SGI_DISPATCH(dev, conv2d_backward_weight, p, x->data(), gy->data(), gw->data());
   return info.Env().Undefined();
@@ -82,7 +89,7 @@ SGI_NAPI(conv2dBackwardBias) {
   Args args(info, "conv2dBackwardBias");
   Storage *gy = args.tensor(0, "gy"), *gb = args.tensor(1, "gb");
   const Conv2dParams p = conv_params(args, 2);
-  args.data(gy, y_numel(p), "gy");
+  args.data(gy, y_numel(args, p), "gy");
   args.data(gb, size_t(p.k), "gb");
   const Device dev = args.device({gy, gb});
   SGI_DISPATCH(dev, conv2d_backward_bias, p, gy->data(), gb->data());

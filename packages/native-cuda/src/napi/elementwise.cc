@@ -5,24 +5,41 @@
 namespace sgi {
 
 namespace {
+// Checks that a walk of `shape` with `strides` from `offset` stays inside a storage of `numel`
+// elements. The extent sum((shape[d] - 1) * strides[d]) is computed with overflow checks: in
+// plain int64 arithmetic a stride of 2^62 over 5 elements wraps to 0 and would pass.
+void check_walk(const Args& args, const std::vector<int64_t>& shape, const std::vector<int64_t>& strides, int64_t offset,
+                size_t numel, const char* operand) {
+  const std::string where = std::string(operand) + " walk of shape " + dims_str(shape) + ", strides " + dims_str(strides) +
+                            ", offset " + std::to_string(offset);
+  int64_t last = offset, step = 0;
+  bool ok = offset >= 0;
+  for (size_t d = 0; ok && d < shape.size(); ++d)
+    ok = mul_fits(shape[d] - 1, strides[d], &step) && add_fits(last, step, &last);
+  if (!ok) args.fail(where + " overflows: its extent does not fit in 64 bits");
+  if (size_t(last) >= numel)
+    args.fail(where + " reaches element " + std::to_string(last) + " but the storage has " + std::to_string(numel) + " elements");
+}
+
 // Builds an N-d walk from JS arrays and checks that it stays inside both storages.
 StridedShape make_walk(const Args& args, const std::vector<int64_t>& shape, const std::vector<int64_t>& sa,
-                       const std::vector<int64_t>& sb, int64_t off_a, size_t numel_a, int64_t off_b, size_t numel_b) {
+                       const std::vector<int64_t>& sb, int64_t off_a, size_t numel_a, int64_t off_b, size_t numel_b,
+                       const char* name_a = "a", const char* name_b = "b") {
   if (shape.size() > size_t(kMaxDims)) args.fail("more than 8 dimensions");
   if (sa.size() != shape.size() || sb.size() != shape.size()) args.fail("shape and strides differ in length");
+  const size_t n = args.numel(shape, "the walk");  // overflow-checked element count
   StridedShape s;
   s.ndim = int(shape.size());
-  int64_t max_a = off_a, max_b = off_b, n = 1;
   for (int d = 0; d < s.ndim; ++d) {
-    if (shape[d] < 0 || sa[d] < 0 || sb[d] < 0) args.fail("negative shape or stride");
+    if (sa[d] < 0 || sb[d] < 0) args.fail("negative stride in " + dims_str(sa) + " / " + dims_str(sb));
     s.shape[d] = shape[d];
     s.stride_a[d] = sa[d];
     s.stride_b[d] = sb[d];
-    n *= shape[d];
-    if (shape[d] > 0) { max_a += (shape[d] - 1) * sa[d]; max_b += (shape[d] - 1) * sb[d]; }
   }
-  if (n > 0 && (off_a < 0 || off_b < 0 || size_t(max_a) >= numel_a || size_t(max_b) >= numel_b))
-    args.fail("strided access falls outside the tensor storage");
+  if (n > 0) {
+    check_walk(args, shape, sa, off_a, numel_a, name_a);
+    check_walk(args, shape, sb, off_b, numel_b, name_b);
+  }
   return s;
 }
 }  // namespace
@@ -70,7 +87,8 @@ SGI_NAPI(stridedCopy) {
   Args args(info, "stridedCopy");
   Storage *src = args.tensor(0, "src"), *dst = args.tensor(2, "dst");
   int64_t so = args.i64(1, "srcOffset"), dof = args.i64(3, "dstOffset");
-  StridedShape s = make_walk(args, args.ints(4, "shape"), args.ints(5, "srcStrides"), args.ints(6, "dstStrides"), so, src->numel(), dof, dst->numel());
+  StridedShape s = make_walk(args, args.ints(4, "shape"), args.ints(5, "srcStrides"), args.ints(6, "dstStrides"), so, src->numel(), dof,
+                             dst->numel(), "src", "dst");
   if (s.numel() == 0) return info.Env().Undefined();
   SGI_DISPATCH(args.device({src, dst}), strided_copy, s, src->data(), so, dst->data(), dof, args.flag(7, "accumulate"));
   return info.Env().Undefined();
@@ -82,10 +100,10 @@ SGI_NAPI(sumReduce) {
   Storage *x = args.tensor(0, "x"), *out = args.tensor(1, "out");
   std::vector<int64_t> shape = args.ints(2, "shape"), mask = args.ints(3, "reduce");
   if (shape.size() != mask.size() || shape.size() > size_t(kMaxDims)) args.fail("shape and reduce mask differ in length (or > 8 dims)");
-  size_t n = 1, kept = 1;
+  const size_t n = args.numel(shape, "x");  // overflow-checked; the kept count divides it
+  size_t kept = 1;
   uint8_t red[kMaxDims] = {};
   for (size_t d = 0; d < shape.size(); ++d) {
-    n *= size_t(shape[d]);
     red[d] = mask[d] ? 1 : 0;
     if (!mask[d]) kept *= size_t(shape[d]);
   }

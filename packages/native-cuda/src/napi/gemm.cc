@@ -23,9 +23,11 @@ SGI_NAPI(gemm) {
   const int64_t M = dim(args, 3, "M"), N = dim(args, 4, "N"), K = dim(args, 5, "K");
   const bool ta = args.flag(6, "transA"), tb = args.flag(7, "transB");
   const float alpha = float(args.f64(8, "alpha")), beta = float(args.f64(9, "beta"));
-  if (a->numel() != size_t(M * K)) args.fail("a has " + std::to_string(a->numel()) + " elements, expected " + (ta ? mat(K, M) : mat(M, K)));
-  if (b->numel() != size_t(K * N)) args.fail("b has " + std::to_string(b->numel()) + " elements, expected " + (tb ? mat(N, K) : mat(K, N)));
-  if (c->numel() != size_t(M * N)) args.fail("c has " + std::to_string(c->numel()) + " elements, expected " + mat(M, N));
+  // Products of sizes up to 2^40 overflow int64: every element count is computed checked.
+  const size_t ma = args.numel({M, K}, "a"), mb = args.numel({K, N}, "b"), mc = args.numel({M, N}, "c");
+  if (a->numel() != ma) args.fail("a has " + std::to_string(a->numel()) + " elements, expected " + (ta ? mat(K, M) : mat(M, K)));
+  if (b->numel() != mb) args.fail("b has " + std::to_string(b->numel()) + " elements, expected " + (tb ? mat(N, K) : mat(K, N)));
+  if (c->numel() != mc) args.fail("c has " + std::to_string(c->numel()) + " elements, expected " + mat(M, N));
   const Device dev = args.device({a, b, c});
   if (M == 0 || N == 0) return info.Env().Undefined();
   SGI_DISPATCH(dev, gemm, ta, tb, M, N, K, alpha, a->data(), ta ? M : K, b->data(), tb ? K : N, beta, c->data(), N);
@@ -40,16 +42,17 @@ SGI_NAPI(gemmBatched) {
   const int64_t count = dim(args, 3, "count"), M = dim(args, 4, "M"), N = dim(args, 5, "N"), K = dim(args, 6, "K");
   const bool ta = args.flag(7, "transA"), tb = args.flag(8, "transB");
   const float alpha = float(args.f64(9, "alpha")), beta = float(args.f64(10, "beta"));
-  const size_t ma = size_t(M * K), mb = size_t(K * N), mc = size_t(M * N);
-  if (a->numel() != ma && a->numel() != ma * size_t(count))
+  const size_t ma = args.numel({M, K}, "a"), mb = args.numel({K, N}, "b"), mc = args.numel({M, N}, "c");
+  const size_t ma_all = args.numel({count, M, K}, "a"), mb_all = args.numel({count, K, N}, "b"), mc_all = args.numel({count, M, N}, "c");
+  if (a->numel() != ma && a->numel() != ma_all)
     args.fail("a has " + std::to_string(a->numel()) + " elements, expected " + std::to_string(count) + " x " + (ta ? mat(K, M) : mat(M, K)) + " or one matrix");
-  if (b->numel() != mb && b->numel() != mb * size_t(count))
+  if (b->numel() != mb && b->numel() != mb_all)
     args.fail("b has " + std::to_string(b->numel()) + " elements, expected " + std::to_string(count) + " x " + (tb ? mat(N, K) : mat(K, N)) + " or one matrix");
-  if (c->numel() != mc * size_t(count)) args.fail("c has " + std::to_string(c->numel()) + " elements, expected " + std::to_string(count) + " x " + mat(M, N));
+  if (c->numel() != mc_all) args.fail("c has " + std::to_string(c->numel()) + " elements, expected " + std::to_string(count) + " x " + mat(M, N));
   const Device dev = args.device({a, b, c});
   if (M == 0 || N == 0 || count == 0) return info.Env().Undefined();
-  const int64_t sa = a->numel() == ma * size_t(count) && count > 1 ? int64_t(ma) : 0;
-  const int64_t sb = b->numel() == mb * size_t(count) && count > 1 ? int64_t(mb) : 0;
+  const int64_t sa = a->numel() == ma_all && count > 1 ? int64_t(ma) : 0;
+  const int64_t sb = b->numel() == mb_all && count > 1 ? int64_t(mb) : 0;
   SGI_DISPATCH(dev, gemm_batched, ta, tb, M, N, K, alpha, a->data(), ta ? M : K, sa, b->data(), tb ? K : N, sb, beta, c->data(), N,
                int64_t(mc), count);
   return info.Env().Undefined();
@@ -60,7 +63,7 @@ SGI_NAPI(addBiasRows) {
   Args args(info, "addBiasRows");
   Storage *c = args.tensor(0, "c"), *bias = args.tensor(1, "bias");
   const int64_t M = dim(args, 2, "M"), N = dim(args, 3, "N");
-  args.data(c, size_t(M * N), "c");
+  args.data(c, args.numel({M, N}, "c"), "c");
   args.data(bias, size_t(N), "bias");
   const Device dev = args.device({c, bias});
   if (M == 0 || N == 0) return info.Env().Undefined();
@@ -73,7 +76,7 @@ SGI_NAPI(sumRows) {
   Args args(info, "sumRows");
   Storage *g = args.tensor(0, "g"), *out = args.tensor(1, "out");
   const int64_t M = dim(args, 2, "M"), N = dim(args, 3, "N");
-  args.data(g, size_t(M * N), "g");
+  args.data(g, args.numel({M, N}, "g"), "g");
   args.data(out, size_t(N), "out");
   const Device dev = args.device({g, out});
   if (N == 0) return info.Env().Undefined();

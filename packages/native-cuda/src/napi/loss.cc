@@ -37,10 +37,10 @@ SGI_NAPI(cosineLossForward) {
   int64_t rows = args.i64(4, "rows"), d = args.i64(5, "d");
   if (rows < 0 || d < 0) args.fail("rows and d must be >= 0");
   Storage *a = args.tensor(0, "a"), *b = args.tensor(1, "b"), *stats = args.tensor(2, "stats"), *out = args.tensor(3, "out");
-  const size_t n = size_t(rows) * size_t(d);
+  const size_t n = args.numel({rows, d}, "a");  // overflow-checked
   args.data(a, n, "a");
   args.data(b, n, "b");
-  args.data(stats, size_t(rows) * 3, "stats");
+  args.data(stats, args.numel({rows, 3}, "stats"), "stats");
   args.data(out, 1, "out");
   SGI_DISPATCH(args.device({a, b, stats, out}), cosine_loss_forward, rows, d, a->data(), b->data(), stats->data(), out->data());
   return info.Env().Undefined();
@@ -53,10 +53,10 @@ SGI_NAPI(cosineLossBackward) {
   if (rows < 0 || d < 0) args.fail("rows and d must be >= 0");
   Storage *a = args.tensor(0, "a"), *b = args.tensor(1, "b"), *stats = args.tensor(2, "stats");
   Storage *g = args.tensor(3, "g"), *gb = args.tensor(4, "gb");
-  const size_t n = size_t(rows) * size_t(d);
+  const size_t n = args.numel({rows, d}, "a");  // overflow-checked
   args.data(a, n, "a");
   args.data(b, n, "b");
-  args.data(stats, size_t(rows) * 3, "stats");
+  args.data(stats, args.numel({rows, 3}, "stats"), "stats");
   args.data(g, 1, "g");
   args.data(gb, n, "gb");
   if (n == 0) return info.Env().Undefined();

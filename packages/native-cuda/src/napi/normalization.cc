@@ -15,7 +15,7 @@ SGI_NAPI(batchNormForward) {
   p.training = args.flag(11, "training");
   p.momentum = float(args.f64(12, "momentum"));
   p.eps = float(args.f64(13, "eps"));
-  const size_t numel = size_t(p.n) * size_t(p.c) * size_t(p.s), C = size_t(p.c);
+  const size_t numel = args.numel({p.n, p.c, p.s}, "x"), C = size_t(p.c);  // overflow-checked
   Storage *x = args.tensor(0, "x"), *w = args.optional_tensor(1, "weight"), *b = args.optional_tensor(2, "bias");
   Storage *rm = args.optional_tensor(3, "runningMean"), *rv = args.optional_tensor(4, "runningVar");
   Storage *y = args.tensor(5, "y"), *sm = args.tensor(6, "saveMean"), *si = args.tensor(7, "saveInvstd");
@@ -28,7 +28,7 @@ SGI_NAPI(batchNormForward) {
   args.data(sm, C, "saveMean");
   args.data(si, C, "saveInvstd");
   if (!p.training && (!rm || !rv)) args.fail("evaluation mode needs runningMean and runningVar");
-  if (p.training && size_t(p.n) * size_t(p.s) == 0 && C > 0) args.fail("training mode needs at least one value per channel");
+  if (p.training && (p.n == 0 || p.s == 0) && C > 0) args.fail("training mode needs at least one value per channel");
   if (!(p.eps > 0.f)) args.fail("eps must be > 0");
   if (numel == 0 && C == 0) return info.Env().Undefined();
   SGI_DISPATCH(args.device({x, w, b, rm, rv, y, sm, si}), batch_norm_forward, p, x->data(), w ? w->data() : nullptr,
@@ -44,7 +44,7 @@ SGI_NAPI(batchNormBackward) {
   p.c = args.dim(9, "c");
   p.s = args.dim(10, "s");
   p.training = args.flag(11, "training");
-  const size_t numel = size_t(p.n) * size_t(p.c) * size_t(p.s), C = size_t(p.c);
+  const size_t numel = args.numel({p.n, p.c, p.s}, "x"), C = size_t(p.c);  // overflow-checked
   Storage *x = args.tensor(0, "x"), *gy = args.tensor(1, "gy"), *w = args.optional_tensor(2, "weight");
   Storage *sm = args.tensor(3, "saveMean"), *si = args.tensor(4, "saveInvstd");
   Storage *gx = args.optional_tensor(5, "gx"), *gw = args.optional_tensor(6, "gweight"), *gb = args.optional_tensor(7, "gbias");
@@ -68,11 +68,11 @@ SGI_NAPI(pixelNormForward) {
   Args args(info, "pixelNormForward");
   int64_t n = args.dim(3, "n"), c = args.dim(4, "c"), s = args.dim(5, "s");
   float eps = float(args.f64(6, "eps"));
-  const size_t numel = size_t(n) * size_t(c) * size_t(s);
+  const size_t numel = args.numel({n, c, s}, "x");  // overflow-checked
   Storage *x = args.tensor(0, "x"), *y = args.tensor(1, "y"), *inv = args.tensor(2, "inv");
   args.data(x, numel, "x");
   args.data(y, numel, "y");
-  args.data(inv, size_t(n) * size_t(s), "inv");
+  args.data(inv, args.numel({n, s}, "inv"), "inv");
   if (c == 0) args.fail("x has no channels");
   if (numel == 0) return info.Env().Undefined();
   SGI_DISPATCH(args.device({x, y, inv}), pixel_norm_forward, n, c, s, x->data(), eps, y->data(), inv->data());
@@ -83,10 +83,10 @@ SGI_NAPI(pixelNormForward) {
 SGI_NAPI(pixelNormBackward) {
   Args args(info, "pixelNormBackward");
   int64_t n = args.dim(4, "n"), c = args.dim(5, "c"), s = args.dim(6, "s");
-  const size_t numel = size_t(n) * size_t(c) * size_t(s);
+  const size_t numel = args.numel({n, c, s}, "x");  // overflow-checked
   Storage *x = args.tensor(0, "x"), *inv = args.tensor(1, "inv"), *gy = args.tensor(2, "gy"), *gx = args.tensor(3, "gx");
   args.data(x, numel, "x");
-  args.data(inv, size_t(n) * size_t(s), "inv");
+  args.data(inv, args.numel({n, s}, "inv"), "inv");
   args.data(gy, numel, "gy");
   args.data(gx, numel, "gx");
   if (numel == 0) return info.Env().Undefined();

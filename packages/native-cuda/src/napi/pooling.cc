@@ -46,8 +46,11 @@ Pool2dParams window_params(const Args& args, size_t first) {
   p.kernel_h = int(k[0]); p.kernel_w = int(k[1]);
   p.stride_h = int(s[0]); p.stride_w = int(s[1]);
   p.pad_h = int(pd[0]); p.pad_w = int(pd[1]);
-  // every window must start inside the (left/top-padded) input
-  if ((p.out_h > 0 && (p.out_h - 1) * p.stride_h - p.pad_h >= p.in_h) || (p.out_w > 0 && (p.out_w - 1) * p.stride_w - p.pad_w >= p.in_w))
+  // every window must start inside the (left/top-padded) input; (out - 1) * stride is computed
+  // checked, since out may be as large as 2^53 here
+  int64_t start_h = 0, start_w = 0;
+  if (!mul_fits(p.out_h > 0 ? p.out_h - 1 : 0, p.stride_h, &start_h) || !mul_fits(p.out_w > 0 ? p.out_w - 1 : 0, p.stride_w, &start_w) ||
+      (p.out_h > 0 && start_h - p.pad_h >= p.in_h) || (p.out_w > 0 && start_w - p.pad_w >= p.in_w))
     args.fail("output size " + dims_str({p.out_h, p.out_w}) + " has windows outside the input " + dims_str({p.in_h, p.in_w}));
   return p;
 }
@@ -58,8 +61,8 @@ SGI_NAPI(adaptiveAvgPool2dForward) {
   Args args(info, "adaptiveAvgPool2dForward");
   Storage *x = args.tensor(0, "x"), *y = args.tensor(1, "y");
   AdaptivePool2dParams p = adaptive_params(args, 2);
-  args.data(x, size_t(p.planes * p.in_h * p.in_w), "x");
-  args.data(y, size_t(p.planes * p.out_h * p.out_w), "y");
+  args.data(x, args.numel({p.planes, p.in_h, p.in_w}, "x"), "x");
+  args.data(y, args.numel({p.planes, p.out_h, p.out_w}, "y"), "y");
   if (p.planes == 0) return info.Env().Undefined();
   SGI_DISPATCH(args.device({x, y}), adaptive_avg_pool2d_forward, p, x->data(), y->data());
   return info.Env().Undefined();
@@ -70,8 +73,8 @@ SGI_NAPI(adaptiveAvgPool2dBackward) {
   Args args(info, "adaptiveAvgPool2dBackward");
   Storage *gy = args.tensor(0, "gy"), *gx = args.tensor(1, "gx");
   AdaptivePool2dParams p = adaptive_params(args, 2);
-  args.data(gy, size_t(p.planes * p.out_h * p.out_w), "gy");
-  args.data(gx, size_t(p.planes * p.in_h * p.in_w), "gx");
+  args.data(gy, args.numel({p.planes, p.out_h, p.out_w}, "y"), "gy");
+  args.data(gx, args.numel({p.planes, p.in_h, p.in_w}, "x"), "gx");
   if (p.planes == 0) return info.Env().Undefined();
   SGI_DISPATCH(args.device({gy, gx}), adaptive_avg_pool2d_backward, p, gy->data(), gx->data());
   return info.Env().Undefined();
@@ -82,9 +85,9 @@ SGI_NAPI(maxPool2dForward) {
   Args args(info, "maxPool2dForward");
   Storage *x = args.tensor(0, "x"), *y = args.tensor(1, "y"), *idx = args.optional_tensor(2, "indices");
   Pool2dParams p = window_params(args, 3);
-  if (p.in_h * p.in_w > (int64_t(1) << 24)) args.fail("input planes above 2^24 elements cannot store exact float indices");
-  args.data(x, size_t(p.planes * p.in_h * p.in_w), "x");
-  size_t n_out = size_t(p.planes * p.out_h * p.out_w);
+  if (args.numel({p.in_h, p.in_w}, "input plane") > (size_t(1) << 24)) args.fail("input planes above 2^24 elements cannot store exact float indices");
+  args.data(x, args.numel({p.planes, p.in_h, p.in_w}, "x"), "x");
+  size_t n_out = args.numel({p.planes, p.out_h, p.out_w}, "y");
   args.data(y, n_out, "y");
   float* pi = args.data(idx, n_out, "indices");
   if (n_out == 0) return info.Env().Undefined();
@@ -97,11 +100,11 @@ SGI_NAPI(maxPool2dBackward) {
   Args args(info, "maxPool2dBackward");
   Storage *gy = args.tensor(0, "gy"), *idx = args.tensor(1, "indices"), *gx = args.tensor(2, "gx");
   Pool2dParams p = window_params(args, 3);
-  size_t n_out = size_t(p.planes * p.out_h * p.out_w);
+  size_t n_out = args.numel({p.planes, p.out_h, p.out_w}, "y");
   args.data(gy, n_out, "gy");
   args.data(idx, n_out, "indices");
-  args.data(gx, size_t(p.planes * p.in_h * p.in_w), "gx");
-  if (p.planes * p.in_h * p.in_w == 0) return info.Env().Undefined();
+  args.data(gx, args.numel({p.planes, p.in_h, p.in_w}, "x"), "gx");
+  if (p.planes == 0 || p.in_h == 0 || p.in_w == 0) return info.Env().Undefined();
   SGI_DISPATCH(args.device({gy, idx, gx}), max_pool2d_backward, p, gy->data(), idx->data(), gx->data());
   return info.Env().Undefined();
 }
@@ -112,9 +115,9 @@ SGI_NAPI(avgPool2dForward) {
   Storage *x = args.tensor(0, "x"), *y = args.tensor(1, "y");
   Pool2dParams p = window_params(args, 2);
   p.count_include_pad = args.flag(10, "countIncludePad");
-  args.data(x, size_t(p.planes * p.in_h * p.in_w), "x");
-  args.data(y, size_t(p.planes * p.out_h * p.out_w), "y");
-  if (p.planes * p.out_h * p.out_w == 0) return info.Env().Undefined();
+  args.data(x, args.numel({p.planes, p.in_h, p.in_w}, "x"), "x");
+  args.data(y, args.numel({p.planes, p.out_h, p.out_w}, "y"), "y");
+  if (p.planes == 0 || p.out_h == 0 || p.out_w == 0) return info.Env().Undefined();
   SGI_DISPATCH(args.device({x, y}), avg_pool2d_forward, p, x->data(), y->data());
   return info.Env().Undefined();
 }
@@ -125,9 +128,9 @@ SGI_NAPI(avgPool2dBackward) {
   Storage *gy = args.tensor(0, "gy"), *gx = args.tensor(1, "gx");
   Pool2dParams p = window_params(args, 2);
   p.count_include_pad = args.flag(10, "countIncludePad");
-  args.data(gy, size_t(p.planes * p.out_h * p.out_w), "gy");
-  args.data(gx, size_t(p.planes * p.in_h * p.in_w), "gx");
-  if (p.planes * p.in_h * p.in_w == 0) return info.Env().Undefined();
+  args.data(gy, args.numel({p.planes, p.out_h, p.out_w}, "y"), "gy");
+  args.data(gx, args.numel({p.planes, p.in_h, p.in_w}, "x"), "gx");
+  if (p.planes == 0 || p.in_h == 0 || p.in_w == 0) return info.Env().Undefined();
   SGI_DISPATCH(args.device({gy, gx}), avg_pool2d_backward, p, gy->data(), gx->data());
   return info.Env().Undefined();
 }

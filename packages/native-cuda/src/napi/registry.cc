@@ -1,5 +1,7 @@
 #include "napi/registry.h"
 #include <cmath>
+#include <exception>
+#include <new>
 
 namespace sgi {
 
@@ -8,6 +10,28 @@ std::vector<std::pair<std::string, NapiFn>>& napi_functions() {
   return fns;
 }
 NapiRegistration::NapiRegistration(const char* name, NapiFn fn) { napi_functions().emplace_back(name, fn); }
+
+Napi::Value call_guarded(const Napi::CallbackInfo& info, const char* name, NapiFn body) {
+  try {
+    return body(info);
+  } catch (const Napi::Error&) {
+    throw;  // already a JS error with its own message
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(info.Env(), std::string(name) + ": out of memory (a native allocation failed)");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string(name) + ": " + e.what());
+  } catch (...) {
+    throw Napi::Error::New(info.Env(), std::string(name) + ": unknown native exception");
+  }
+}
+
+namespace {
+// A JS number that is an integer a double holds exactly (|v| <= 2^53 - 1); false for NaN, infinities
+// and fractions. Converting anything else to int64_t would be undefined behaviour.
+bool safe_integer(double v) {
+  return std::isfinite(v) && v == std::floor(v) && std::fabs(v) <= double(kMaxNumel);
+}
+}  // namespace
 
 void Args::fail(const std::string& msg) const {
   throw Napi::TypeError::New(info_.Env(), std::string(fn_) + ": " + msg);
@@ -26,7 +50,7 @@ Storage* Args::optional_tensor(size_t i, const char* name) const {
 int64_t Args::i64(size_t i, const char* name) const {
   if (i >= info_.Length() || !info_[i].IsNumber()) fail(std::string("argument '") + name + "' must be a number");
   double v = info_[i].As<Napi::Number>().DoubleValue();
-  if (v != std::floor(v)) fail(std::string("argument '") + name + "' must be an integer");
+  if (!safe_integer(v)) fail(std::string("argument '") + name + "' must be an integer within +-(2^53 - 1), got " + std::to_string(v));
   return int64_t(v);
 }
 int64_t Args::dim(size_t i, const char* name) const {
@@ -45,11 +69,16 @@ bool Args::flag(size_t i, const char* name) const {
 std::vector<int64_t> Args::ints(size_t i, const char* name) const {
   if (i >= info_.Length() || !info_[i].IsArray()) fail(std::string("argument '") + name + "' must be an array of integers");
   Napi::Array a = info_[i].As<Napi::Array>();
+  if (a.Length() > kMaxIntsLength)
+    fail(std::string("argument '") + name + "' has " + std::to_string(a.Length()) + " entries (at most " + std::to_string(kMaxIntsLength) + ")");
   std::vector<int64_t> out(a.Length());
   for (uint32_t k = 0; k < a.Length(); ++k) {
     Napi::Value v = a.Get(k);
     if (!v.IsNumber()) fail(std::string("argument '") + name + "' must be an array of integers");
-    out[k] = int64_t(v.As<Napi::Number>().DoubleValue());
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (!safe_integer(d))
+      fail(std::string("argument '") + name + "' entry " + std::to_string(k) + " must be an integer within +-(2^53 - 1), got " + std::to_string(d));
+    out[k] = int64_t(d);
   }
   return out;
 }
@@ -70,6 +99,17 @@ std::vector<float> Args::floats(size_t i, const char* name) const {
   for (uint32_t k = 0; k < a.Length(); ++k) out[k] = a.Get(k).As<Napi::Number>().FloatValue();
   return out;
 }
+size_t Args::numel(std::initializer_list<int64_t> dims, const char* what) const {
+  return numel(std::vector<int64_t>(dims), what);
+}
+size_t Args::numel(const std::vector<int64_t>& dims, const char* what) const {
+  int64_t n = 0;
+  if (checked_numel(dims.data(), dims.size(), &n)) return size_t(n);
+  for (int64_t d : dims)
+    if (d < 0) fail(std::string(what) + " of shape " + dims_str(dims) + " has a negative dimension");
+  fail(std::string(what) + " of shape " + dims_str(dims) + " is too large: its element count overflows the limit of 2^53 - 1 elements");
+}
+
 float* Args::data(Storage* s, size_t numel, const char* name) const {
   if (!s) return nullptr;
   if (s->numel() != numel)
@@ -87,7 +127,8 @@ Device Args::device(std::initializer_list<Storage*> storages) const {
   return d;
 }
 
-std::string dims_str(std::initializer_list<int64_t> d) {
+std::string dims_str(std::initializer_list<int64_t> d) { return dims_str(std::vector<int64_t>(d)); }
+std::string dims_str(const std::vector<int64_t>& d) {
   std::string s = "[";
   bool first = true;
   for (int64_t v : d) { s += (first ? "" : ", ") + std::to_string(v); first = false; }

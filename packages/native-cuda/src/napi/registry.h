@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <string>
 #include <vector>
+#include "common/checked_size.h"
 #include "napi/storage.h"
 
 namespace sgi {
@@ -16,10 +17,18 @@ struct NapiRegistration {
 };
 std::vector<std::pair<std::string, NapiFn>>& napi_functions();
 
+// Runs the body of one native function. A C++ exception that is not already a JS error
+// (std::bad_alloc from a kernel workspace, std::runtime_error from a CUDA/cuDNN check, ...) would
+// otherwise reach std::terminate and abort Node; here it becomes a JS Error naming the function.
+Napi::Value call_guarded(const Napi::CallbackInfo& info, const char* name, NapiFn body);
+
 #define SGI_NAPI(name)                                                \
-  static Napi::Value name##_napi(const Napi::CallbackInfo& info);     \
+  static Napi::Value name##_body(const Napi::CallbackInfo& info);     \
+  static Napi::Value name##_napi(const Napi::CallbackInfo& info) {    \
+    return ::sgi::call_guarded(info, #name, name##_body);             \
+  }                                                                   \
   static ::sgi::NapiRegistration name##_registration(#name, name##_napi); \
-  static Napi::Value name##_napi(const Napi::CallbackInfo& info)
+  static Napi::Value name##_body(const Napi::CallbackInfo& info)
 
 // Reads the arguments of one call: args.tensor(0, "x"), args.i64(3, "stride") ...
 class Args {
@@ -27,15 +36,21 @@ class Args {
   Args(const Napi::CallbackInfo& info, const char* fn) : info_(info), fn_(fn) {}
   Storage* tensor(size_t i, const char* name) const;
   Storage* optional_tensor(size_t i, const char* name) const;  // null/undefined -> nullptr
+  // An integer within +-(2^53 - 1) (what a JS number holds exactly; NaN and infinities fail).
   int64_t i64(size_t i, const char* name) const;
   // An integer size that must be >= 0.
   int64_t dim(size_t i, const char* name) const;
   double f64(size_t i, const char* name) const;
   bool flag(size_t i, const char* name) const;
+  // An array of at most kMaxIntsLength integers, each as i64() checks them.
   std::vector<int64_t> ints(size_t i, const char* name) const;
   // An array of exactly n integers.
   std::vector<int64_t> ints(size_t i, const char* name, size_t n) const;
   std::vector<float> floats(size_t i, const char* name) const;
+  // Element count of a shape, overflow-checked: a negative dimension, or a product above
+  // kMaxNumel (common/checked_size.h), fails with an error naming `what` and the shape.
+  size_t numel(std::initializer_list<int64_t> dims, const char* what) const;
+  size_t numel(const std::vector<int64_t>& dims, const char* what) const;
   // Data pointer of a storage that must hold exactly `numel` elements.
   float* data(Storage* s, size_t numel, const char* name) const;
   // The common device of the given storages (nullptrs ignored); mismatches throw.
@@ -49,7 +64,12 @@ class Args {
   const char* fn_;
 };
 
+// Integer arrays longer than this are refused (shapes, strides and parameter lists are short);
+// reading a huge sparse JS array would otherwise allocate gigabytes before any check.
+constexpr uint32_t kMaxIntsLength = 1u << 16;
+
 // "[a, b, c]", for error messages about shapes and sizes.
 std::string dims_str(std::initializer_list<int64_t> d);
+std::string dims_str(const std::vector<int64_t>& d);
 
 }  // namespace sgi

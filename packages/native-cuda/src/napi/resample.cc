@@ -28,8 +28,12 @@ Upfirdn2dParams upfirdn_params(const Args& args, size_t first) {
   p.up_x = int(up[0]); p.up_y = int(up[1]);
   p.down_x = int(down[0]); p.down_y = int(down[1]);
   p.pad_x0 = int(pad[0]); p.pad_x1 = int(pad[1]); p.pad_y0 = int(pad[2]); p.pad_y1 = int(pad[3]);
-  const int64_t span_h = p.in_h * p.up_y + p.pad_y0 + p.pad_y1 - p.kernel_h;
-  const int64_t span_w = p.in_w * p.up_x + p.pad_x0 + p.pad_x1 - p.kernel_w;
+  // in * up is computed checked: in may be as large as 2^53 here and up as large as 4096.
+  int64_t up_h = 0, up_w = 0;
+  if (!mul_fits(p.in_h, p.up_y, &up_h) || !mul_fits(p.in_w, p.up_x, &up_w) || up_h > kMaxNumel || up_w > kMaxNumel)
+    args.fail("input " + dims_str({p.in_h, p.in_w}) + " upsampled by " + dims_str({up[0], up[1]}) + " is too large");
+  const int64_t span_h = up_h + p.pad_y0 + p.pad_y1 - p.kernel_h;
+  const int64_t span_w = up_w + p.pad_x0 + p.pad_x1 - p.kernel_w;
   if (span_h < 0 || span_w < 0)
     args.fail("kernel " + dims_str({k[0], k[1]}) + " is larger than the upsampled, padded input " +
               dims_str({span_h + p.kernel_h, span_w + p.kernel_w}));
@@ -58,9 +62,9 @@ SGI_NAPI(upfirdn2dForward) {
   Args args(info, "upfirdn2dForward");
   Storage *x = args.tensor(0, "x"), *k = args.tensor(1, "kernel"), *y = args.tensor(2, "y");
   Upfirdn2dParams p = upfirdn_params(args, 3);
-  args.data(x, size_t(p.planes * p.in_h * p.in_w), "x");
-  args.data(k, size_t(p.kernel_h * p.kernel_w), "kernel");
-  args.data(y, size_t(p.planes * p.out_h * p.out_w), "y");
+  args.data(x, args.numel({p.planes, p.in_h, p.in_w}, "x"), "x");
+  args.data(k, args.numel({p.kernel_h, p.kernel_w}, "kernel"), "kernel");
+  args.data(y, args.numel({p.planes, p.out_h, p.out_w}, "y"), "y");
   if (p.planes == 0) return info.Env().Undefined();
   SGI_DISPATCH(args.device({x, k, y}), upfirdn2d_forward, p, x->data(), k->data(), y->data());
   return info.Env().Undefined();
@@ -71,9 +75,9 @@ SGI_NAPI(upfirdn2dBackward) {
   Args args(info, "upfirdn2dBackward");
   Storage *gy = args.tensor(0, "gy"), *k = args.tensor(1, "kernel"), *gx = args.tensor(2, "gx");
   Upfirdn2dParams p = upfirdn_params(args, 3);
-  args.data(gy, size_t(p.planes * p.out_h * p.out_w), "gy");
-  args.data(k, size_t(p.kernel_h * p.kernel_w), "kernel");
-  args.data(gx, size_t(p.planes * p.in_h * p.in_w), "gx");
+  args.data(gy, args.numel({p.planes, p.out_h, p.out_w}, "y"), "gy");
+  args.data(k, args.numel({p.kernel_h, p.kernel_w}, "kernel"), "kernel");
+  args.data(gx, args.numel({p.planes, p.in_h, p.in_w}, "x"), "gx");
   if (p.planes == 0) return info.Env().Undefined();
   SGI_DISPATCH(args.device({gy, k, gx}), upfirdn2d_backward, p, gy->data(), k->data(), gx->data());
   return info.Env().Undefined();
@@ -84,8 +88,8 @@ SGI_NAPI(bilinear2dForward) {
   Args args(info, "bilinear2dForward");
   Storage *x = args.tensor(0, "x"), *y = args.tensor(1, "y");
   Bilinear2dParams p = bilinear_params(args, 2);
-  args.data(x, size_t(p.planes * p.in_h * p.in_w), "x");
-  args.data(y, size_t(p.planes * p.out_h * p.out_w), "y");
+  args.data(x, args.numel({p.planes, p.in_h, p.in_w}, "x"), "x");
+  args.data(y, args.numel({p.planes, p.out_h, p.out_w}, "y"), "y");
   if (p.planes == 0) return info.Env().Undefined();
   SGI_DISPATCH(args.device({x, y}), bilinear2d_forward, p, x->data(), y->data());
   return info.Env().Undefined();
@@ -96,8 +100,8 @@ SGI_NAPI(bilinear2dBackward) {
   Args args(info, "bilinear2dBackward");
   Storage *gy = args.tensor(0, "gy"), *gx = args.tensor(1, "gx");
   Bilinear2dParams p = bilinear_params(args, 2);
-  args.data(gy, size_t(p.planes * p.out_h * p.out_w), "gy");
-  args.data(gx, size_t(p.planes * p.in_h * p.in_w), "gx");
+  args.data(gy, args.numel({p.planes, p.out_h, p.out_w}, "y"), "gy");
+  args.data(gx, args.numel({p.planes, p.in_h, p.in_w}, "x"), "gx");
   if (p.planes == 0) return info.Env().Undefined();
   SGI_DISPATCH(args.device({gy, gx}), bilinear2d_backward, p, gy->data(), gx->data());
   return info.Env().Undefined();

@@ -1,9 +1,12 @@
 #include "napi/storage.h"
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <unordered_map>
 #include <vector>
+#include "common/checked_size.h"
 
 namespace sgi {
 
@@ -94,12 +97,24 @@ bool Storage::Is(const Napi::Value& v) {
   return v.IsObject() && v.As<Napi::Object>().InstanceOf(constructor.Value());
 }
 
+namespace {
+// A JS number for messages: integers in full (2^62 prints as 4611686018427387904), others as %g.
+std::string number_str(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e21 ? "%.0f" : "%g", v);
+  return buf;
+}
+}  // namespace
+
 // new Storage(numel, device): device 0 = cpu, 1 = cuda. Contents are uninitialised.
 Storage::Storage(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Storage>(info) {
   if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
     throw Napi::TypeError::New(info.Env(), "Storage(numel, device): numel and device must be numbers");
   double n = info[0].As<Napi::Number>().DoubleValue();
-  if (n < 0 || n != double(size_t(n))) throw Napi::RangeError::New(info.Env(), "Storage: numel must be a non-negative integer");
+  // Checked as a double before any conversion: casting NaN, infinities or values >= 2^64 to size_t
+  // is undefined, and a count above 2^53 - 1 is not even exact in JS.
+  if (!(n >= 0) || n != std::floor(n) || n > double(kMaxNumel))
+    throw Napi::RangeError::New(info.Env(), "Storage: numel must be an integer between 0 and 2^53 - 1, got " + number_str(n));
   int dev = info[1].As<Napi::Number>().Int32Value();
   Allocate(info.Env(), size_t(n), dev == 1 ? Device::CUDA : Device::CPU);
 }
@@ -109,21 +124,29 @@ Napi::Object Storage::Create(Napi::Env env, size_t numel, Device device) {
 }
 
 void Storage::Allocate(Napi::Env env, size_t numel, Device device) {
+  // numel * sizeof(float) must not wrap: 2^62 elements would otherwise become a 0-byte block that
+  // every kernel then overruns. Checked before numel_ is set, so a refused storage frees nothing.
+  size_t bytes = 0;
+  if (numel > size_t(kMaxNumel) || !checked_bytes(int64_t(numel), sizeof(float), &bytes))
+    throw Napi::RangeError::New(env, "Storage: " + std::to_string(numel) + " float32 elements exceed the largest storage (2^53 - 1 elements)");
   device_ = device;
   numel_ = numel;
-  size_t bytes = numel * sizeof(float);
   MemoryStats& m = memory_stats();
   if (device == Device::CUDA) {
     try {
       data_ = numel ? cuda::alloc(numel) : nullptr;
     } catch (const std::exception& e) {
-      throw Napi::Error::New(env, e.what());
+      // The runtime's message comes first (callers match on it); the size follows.
+      throw Napi::Error::New(env, std::string(e.what()) + " (Storage of " + std::to_string(numel) + " float32 elements, " +
+                                      std::to_string(bytes) + " bytes, on cuda)");
     }
     m.cuda_bytes += bytes;
     if (m.cuda_bytes > m.cuda_peak) m.cuda_peak = m.cuda_bytes;
   } else {
     data_ = static_cast<float*>(cpu_block_alloc(round_block(bytes)));
-    if (!data_) throw Napi::Error::New(env, "out of memory allocating " + std::to_string(bytes) + " bytes");
+    if (!data_)
+      throw Napi::Error::New(env, "Storage: out of memory allocating " + std::to_string(numel) + " float32 elements (" +
+                                      std::to_string(bytes) + " bytes) on cpu");
     m.cpu_bytes += bytes;
     if (m.cpu_bytes > m.cpu_peak) m.cpu_peak = m.cpu_bytes;
     Napi::MemoryManagement::AdjustExternalMemory(env, int64_t(bytes));
