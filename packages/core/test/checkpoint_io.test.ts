@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { fixturesDir, repoFile, loadFixture } from './helpers.js';
+import { fixturesDir, repoFile, loadFixture, npyBytes } from './helpers.js';
 import {
   readSafetensors, type HostTensor,
   loadTensors, convertToSafetensors, detectFormat,
@@ -436,14 +436,7 @@ describe('.npy / .npz', () => {
   });
 
   it('reads v2/v3 headers, big-endian and Fortran-ordered arrays; refuses structured dtypes', () => {
-    const mk = (major: number, dict: string, data: Buffer) => {
-      const pre = major === 1 ? 10 : 12;
-      const h = Buffer.from(dict + ' '.repeat((64 - ((pre + dict.length + 1) % 64)) % 64) + '\n', 'latin1');
-      const head = Buffer.alloc(pre);
-      Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, major, 0]).copy(head);
-      if (major === 1) head.writeUInt16LE(h.length, 8); else head.writeUInt32LE(h.length, 8);
-      return Buffer.concat([head, h, data]);
-    };
+    const mk = (major: number, dict: string, data: Buffer) => npyBytes(dict, data, major);
     const be = Buffer.alloc(12); [1, 2, 3, 4, 5, 6].forEach((x, i) => be.writeInt16BE(x, i * 2));
     // Fortran order: column-major storage of [[1,2,3],[4,5,6]] is 1 4 2 5 3 6
     const fortran = Buffer.alloc(12); [1, 4, 2, 5, 3, 6].forEach((x, i) => fortran.writeInt16BE(x, i * 2));

@@ -189,3 +189,13 @@ export function forEachBackend(fn: (device: Device) => void): void {
     else describe(`on ${b.name}`, () => it.skip(`${b.name} unavailable: ${b.reason}`, () => {}));
   }
 }
+
+/** A hand-made .npy file (format 1.0 or 2.0/3.0 header) with the given header dict and raw data. */
+export function npyBytes(dict: string, data: Uint8Array, major = 1): Buffer {
+  const pre = major === 1 ? 10 : 12;
+  const h = Buffer.from(dict + ' '.repeat((64 - ((pre + dict.length + 1) % 64)) % 64) + '\n', 'latin1');
+  const head = Buffer.alloc(pre);
+  Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, major, 0]).copy(head);
+  if (major === 1) head.writeUInt16LE(h.length, 8); else head.writeUInt32LE(h.length, 8);
+  return Buffer.concat([head, h, data]);
+}

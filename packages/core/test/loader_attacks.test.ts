@@ -11,6 +11,7 @@ import {
   loadTensors, readTorchCheckpoint, parseTorchCheckpoint, flattenStateDict, toJsonable, PyObject,
   unpickle, parseSafetensors, parseNpy, serializeNpy, LOADER_LIMITS, type HostTensor,
 } from '../src/io/index.js';
+import { npyBytes } from './helpers.js';
 
 let tmp = '';
 beforeAll(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sgi-attacks-')); });
@@ -453,14 +454,7 @@ describe('safetensors', () => {
 });
 
 describe('.npy', () => {
-  const npy = (dict: string, data: Uint8Array, major = 1): Buffer => {
-    const pre = major === 1 ? 10 : 12;
-    const h = Buffer.from(dict + ' '.repeat((64 - ((pre + dict.length + 1) % 64)) % 64) + '\n', 'latin1');
-    const head = Buffer.alloc(pre);
-    Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, major, 0]).copy(head);
-    if (major === 1) head.writeUInt16LE(h.length, 8); else head.writeUInt32LE(h.length, 8);
-    return Buffer.concat([head, h, data]);
-  };
+  const npy = npyBytes;
   const dict = (shape: string) => `{'descr': '<f4', 'fortran_order': False, 'shape': ${shape}, }`;
 
   it('negative and non-integer shapes are refused', () => {
