@@ -6,6 +6,7 @@ const alias = {
   '@sgi/core': src('core'),
   '@sgi/losses': src('losses'),
   '@sgi/experiment': src('experiment'),
+  '@sgi/faces': src('faces'),
   '@sgi/trainer': src('trainer'),
   '@sgi/eval': src('eval'),
 };
@@ -22,6 +23,6 @@ const project = (name: string) => ({
 
 export default defineConfig({
   test: {
-    projects: [project('core'), project('losses'), project('experiment'), project('trainer'), project('eval'), project('cli')],
+    projects: [project('core'), project('losses'), project('faces'), project('experiment'), project('trainer'), project('eval'), project('cli')],
   },
 });

@@ -22,6 +22,11 @@ export const GeneratorSchema = z.strictObject({
   /** Explicit channel widths per resolution, e.g. {4: 64, 8: 64, 16: 32, 32: 16}. */
   channels: z.record(z.string(), z.number().int().positive()).optional(),
   lrMlp: z.number().positive().default(0.01),
+  /**
+   * What the mapping network reads: Gaussian z ('gaussian', StyleGAN2) or the parameter code of a
+   * face of the built-in world ('facesjs': a generator trained as a renderer of those faces).
+   */
+  input: z.enum(['gaussian', 'facesjs']).default('gaussian'),
   /** rosinality checkpoint ({g_ema, latent_avg}) or a converted safetensors file. */
   checkpoint: z.string().nullable().default(null),
   /** Seeded random weights instead of a checkpoint (tests and the tiny built-in default). */
@@ -55,7 +60,12 @@ export const LossSchema = z.strictObject({
 });
 
 export const DataSchema = z.strictObject({
-  kind: z.enum(['folder', 'synthetic']).default('folder'),
+  /**
+   * 'folder': an image folder; 'synthetic': images the generator makes from random latents;
+   * 'facesjs': faces of the built-in world rendered on the fly (unlimited, seeded; validation and
+   * evaluation faces come from seed ranges training never draws from).
+   */
+  kind: z.enum(['folder', 'synthetic', 'facesjs']).default('folder'),
   /** Image folder (JPEG/PNG) for kind 'folder'. */
   path: z.string().optional(),
   /** Held-out validation images (a count, or a fraction below 1). */
@@ -69,6 +79,8 @@ export const DataSchema = z.strictObject({
 export const TrainSchema = z.strictObject({
   optimizer: z.enum(['ranger', 'adam']).default('ranger'),
   lr: z.number().positive().default(1e-4),
+  /** Adam/Ranger betas (default: the optimizer's own, (0.9, 0.999) / (0.95, 0.999)). */
+  betas: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]).optional(),
   batchSize: z.number().int().positive().default(4),
   steps: z.number().int().positive().default(1000),
   logEvery: z.number().int().positive().default(10),
@@ -84,6 +96,12 @@ export const TrainSchema = z.strictObject({
 
 export const ConfigSchema = z.strictObject({
   name: z.string().min(1),
+  /**
+   * What the run trains: 'inversion' (the last encoder stage, the generator frozen) or
+   * 'renderer' (the generator itself, as a renderer of face-world parameter codes: L2 + LPIPS to
+   * the rendered faces; needs generator.input 'facesjs' and data.kind 'facesjs').
+   */
+  kind: z.enum(['inversion', 'renderer']).default('inversion'),
   description: z.string().optional(),
   extends: z.string().optional(),
   seed: z.number().int().default(0),
@@ -169,6 +187,9 @@ export function loadConfig(file: string, opts: { checkFiles?: boolean } = {}): C
     throw new ConfigError(`${file}: invalid config\n${lines.join('\n')}`);
   }
   const config = parsed.data;
+  if (config.kind === 'renderer' && (config.generator.input !== 'facesjs' || config.data.kind !== 'facesjs')) {
+    throw new ConfigError(`${file}: kind 'renderer' trains a generator on face-world codes: set generator.input: facesjs and data.kind: facesjs`);
+  }
   if (opts.checkFiles !== false) checkFiles(config, file);
   return config;
 }

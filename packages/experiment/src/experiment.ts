@@ -7,6 +7,8 @@ import {
 } from '@sgi/core';
 import { loadConfig, runDirFor, type Config } from './config.js';
 import { readCheckpoint, runCheckpoint } from './checkpoint.js';
+import { FACE_SEEDS, faceCodes } from './faces.js';
+import { FACE_CODE_DIM } from '@sgi/faces';
 
 export interface Experiment {
   config: Config;
@@ -54,7 +56,10 @@ export function buildGenerator(c: Config, randomInit: string[]): { generator: St
   const g = c.generator;
   const channels = g.channels ? Object.fromEntries(Object.entries(g.channels).map(([k, v]) => [Number(k), v])) : undefined;
   const generator = new StyleGAN2Generator(
-    { size: g.size, styleDim: g.styleDim, nMlp: g.nMlp, channelMultiplier: g.channelMultiplier, channels, lrMlp: g.lrMlp, seed: c.seed * 31 + 1 },
+    {
+      size: g.size, styleDim: g.styleDim, nMlp: g.nMlp, channelMultiplier: g.channelMultiplier, channels, lrMlp: g.lrMlp, seed: c.seed * 31 + 1,
+      zDim: g.input === 'facesjs' ? FACE_CODE_DIM : undefined,
+    },
   );
   let latentAvg: Tensor | null = null;
   if (g.checkpoint) {
@@ -65,9 +70,32 @@ export function buildGenerator(c: Config, randomInit: string[]): { generator: St
     randomInit.push(`generator (seeded random StyleGAN2 ${g.size}x${g.size}, seed ${c.seed})`);
   }
   generator.eval().freeze();
-  if (!latentAvg) latentAvg = noGrad(() => generator.meanLatent(g.meanLatentSamples, new Rng(c.seed * 31 + 2)));
+  if (!latentAvg) latentAvg = meanLatent(generator, c, g.meanLatentSamples);
   latentAvg.persistent = true;
   return { generator, latentAvg: ops.reshape(latentAvg, [g.styleDim]) };
+}
+
+/**
+ * The mean latent of a generator: the mean of mapping(z) over `n` draws of its input (Gaussian z,
+ * or the codes of random training faces for a face-world generator).
+ */
+export function meanLatent(generator: StyleGAN2Generator, c: Config, n: number): Tensor {
+  if (c.generator.input !== 'facesjs') return noGrad(() => generator.meanLatent(n, new Rng(c.seed * 31 + 2)));
+  return noGrad(() => {
+    const codes = faceCodes(FACE_SEEDS.train + 0x5eed0, n);
+    const w = generator.mapping(codes);
+    codes.release();
+    const m = ops.mean(w, 0);
+    w.release();
+    return m;
+  });
+}
+
+/** Draws of the generator's input: Gaussian z, or the codes of random training faces. */
+export function generatorInputs(exp: Experiment, count: number, seed: number): Tensor {
+  return exp.config.generator.input === 'facesjs'
+    ? faceCodes(FACE_SEEDS.train + ((seed * 7919) % 2 ** 29), count)
+    : new Rng(seed).randn([count, exp.generator.zDim]);
 }
 
 /** Resolves a previous-stage reference: a checkpoint file, a run directory or a config file. */
@@ -129,7 +157,7 @@ export function sampleGeneratorImages(exp: Experiment, count: number, seed: numb
   const { generator, latentAvg, config: c } = exp;
   const D = c.generator.styleDim;
   return noGrad(() => {
-    const w = generator.truncation(generator.mapping(new Rng(seed).randn([count, D])), c.data.truncation, latentAvg);
+    const w = generator.truncation(generator.mapping(generatorInputs(exp, count, seed)), c.data.truncation, latentAvg);
     const wPlus = ops.expand(ops.reshape(w, [count, 1, D]), [count, generator.nLatent, D]);
     return exp.model.facePool(generator.synthesis(wPlus));
   });

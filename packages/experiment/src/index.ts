@@ -8,3 +8,4 @@ export * from './images.js';
 export * from './progress.js';
 export * from './workspace.js';
 export { experimentProject, isExperimentConfig } from '../naming.cjs';
+export * from './faces.js';

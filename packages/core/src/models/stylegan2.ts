@@ -23,6 +23,11 @@ export interface StyleGAN2Config {
   size: number;
   /** Latent (z and w) width. */
   styleDim: number;
+  /**
+   * Width of the mapping network's input (default styleDim: Gaussian z). A generator trained as a
+   * renderer reads a parameter code of another width here (the face world's facesjs codes).
+   */
+  zDim?: number;
   /** Number of EqualLinear layers of the mapping network. */
   nMlp: number;
   /** rosinality's channel_multiplier (default 2), ignored for resolutions given in `channels`. */
@@ -199,6 +204,8 @@ export class ToRGB extends Module {
 export class StyleGAN2Generator extends Module {
   readonly size: number;
   readonly styleDim: number;
+  /** Width of the mapping network's input. */
+  readonly zDim: number;
   readonly logSize: number;
   readonly nLatent: number;
   readonly numLayers: number;
@@ -221,6 +228,8 @@ export class StyleGAN2Generator extends Module {
     if (!(styleDim > 0) || !(nMlp >= 1)) throw new Error(`StyleGAN2Generator: invalid styleDim ${styleDim} or nMlp ${nMlp}`);
     this.size = size;
     this.styleDim = styleDim;
+    this.zDim = config.zDim ?? styleDim;
+    if (!(Number.isInteger(this.zDim) && this.zDim > 0)) throw new Error(`StyleGAN2Generator: invalid zDim ${config.zDim}`);
     this.logSize = logSize;
     this.nLatent = 2 * logSize - 2;
     this.numLayers = 2 * (logSize - 2) + 1;
@@ -238,7 +247,7 @@ export class StyleGAN2Generator extends Module {
     const lrMlp = config.lrMlp ?? 0.01;
 
     const pixelNorm = new Lambda((x) => ops.pixelNorm(x, 1e-8), 'pixel_norm');
-    const mlp = Array.from({ length: nMlp }, () => new EqualLinear(styleDim, styleDim, { lrMul: lrMlp, activation: 'fused_lrelu', rng }));
+    const mlp = Array.from({ length: nMlp }, (_, i) => new EqualLinear(i === 0 ? this.zDim : styleDim, styleDim, { lrMul: lrMlp, activation: 'fused_lrelu', rng }));
     this.style = this.child('style', new Sequential([pixelNorm, ...mlp]));
     this.input = this.child('input', new ConstantInput(channels[4]!, 4, rng));
     this.conv1 = this.child('conv1', new StyledConv(channels[4]!, channels[4]!, 3, styleDim, { blurKernel, rng }));
@@ -258,9 +267,9 @@ export class StyleGAN2Generator extends Module {
     this.noises = this.child('noises', new NoiseBuffers(logSize, rng));
   }
 
-  /** The mapping network: z [B, styleDim] -> w [B, styleDim]. */
+  /** The mapping network: z [B, zDim] -> w [B, styleDim]. */
   mapping(z: Tensor): Tensor {
-    if (z.ndim !== 2 || z.shape[1] !== this.styleDim) throw new Error(`StyleGAN2Generator.mapping: z must be [B, ${this.styleDim}], got [${z.shape.join(', ')}]`);
+    if (z.ndim !== 2 || z.shape[1] !== this.zDim) throw new Error(`StyleGAN2Generator.mapping: z must be [B, ${this.zDim}], got [${z.shape.join(', ')}]`);
     return this.style.forward(z);
   }
 
@@ -337,7 +346,7 @@ export class StyleGAN2Generator extends Module {
       let acc: Tensor | null = null;
       for (let start = 0; start < n; start += chunk) {
         const m = Math.min(chunk, n - start);
-        const part = tidy(() => ops.sum(this.mapping(rng.randn([m, this.styleDim], device)), 0));
+        const part = tidy(() => ops.sum(this.mapping(rng.randn([m, this.zDim], device)), 0));
         if (acc) { const next = ops.add(acc, part); acc.release(); part.release(); acc = next; } else acc = part;
       }
       return ops.scale(acc!, 1 / n);

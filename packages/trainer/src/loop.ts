@@ -1,0 +1,210 @@
+// The training loop every run shares, whatever it trains (an encoder stage, or the face-world
+// generator as a renderer): batches loaded a step ahead so loading overlaps compute, the task's
+// loss -> backward -> optimizer step, metrics.jsonl (means since the last log line), validation
+// with sample grids, atomic checkpoints (last K and best), exact resume, and a hard stop on a
+// non-finite loss naming the step, the term and the last good checkpoint.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Scope, Tensor, native, writeFileAtomic, DiskFullError, type HostTensor } from '@sgi/core';
+import {
+  bestCheckpointPath, configHash, createProgress, markBest, pruneCheckpoints, readCheckpoint, resolvedConfig, runDirFor,
+  stepCheckpointPath, writeCheckpoint, writeImageGrid, type Config,
+} from '@sgi/experiment';
+import { prepareRunDir, type RunDirOptions } from './run_dir.js';
+import type { Optimizer } from './optim/index.js';
+
+export interface TrainOptions extends RunDirOptions {
+  /** Stop after this step (for tests and kill/resume checks); the run's schedule is unchanged. */
+  stopAfter?: number;
+  runsRoot: string;
+  quiet?: boolean;
+  tty?: boolean;
+}
+
+export interface TrainResult {
+  runDir: string;
+  step: number;
+  bestCheckpoint: string | null;
+  lastCheckpoint: string | null;
+  history: { step: number; psnr: number; ssim: number; lpips?: number }[];
+}
+
+/** Validation figures (higher PSNR is better: it picks the best checkpoint) and a picture of them. */
+export interface Validation {
+  psnr: number;
+  ssim: number;
+  lpips?: number;
+  /** Sample grid: images (CHW floats in [-1, 1]) row by row, `cols` per row, each `size` square. */
+  grid: { data: Float32Array; offset: number }[];
+  cols: number;
+  size: number;
+}
+
+/** What a run trains: everything the loop needs to know about it. */
+export interface TrainingTask<B> {
+  /** One line for the log: what is trained, on which data. */
+  describe: string;
+  /** Networks running on random weights, printed in the log and recorded in the metrics. */
+  randomInit: string[];
+  /** The stage number recorded in checkpoints (1 for a generator). */
+  stage: number;
+  optimizer: Optimizer;
+  /** Images per step (for images/s). */
+  imagesPerStep: number;
+  /** Weights saved in checkpoints as model.* and loaded back on resume. */
+  stateDict(): Map<string, Tensor>;
+  loadStateDict(state: Map<string, HostTensor>, context: string): void;
+  /** Host data of step `step` (0-based); asked for one step ahead. */
+  batch(step: number): Promise<B>;
+  /** The loss of one step (runs inside a scope): the total to minimise and its terms. */
+  loss(batch: B, step: number): { total: Tensor; terms: Record<string, number> };
+  validate(): Validation;
+  /** Unreadable inputs skipped so far (counted in the metrics). */
+  skipped?(): number;
+  /** Called with the file of each new best checkpoint (e.g. to export the generator beside it). */
+  onBest?(runDir: string, checkpoint: string): void;
+}
+
+/** Runs `task` as configured by `c`, in the run folder of `c`. */
+export async function runTraining<B>(c: Config, opts: TrainOptions, makeTask: () => Promise<TrainingTask<B>>): Promise<TrainResult> {
+  const runDir = runDirFor(c, opts.runsRoot);
+  const say = (line: string) => { if (!opts.quiet) console.log(line); };
+  if (c.train.threads) native.setNumThreads(c.train.threads);
+
+  // Resume before building anything that consumes randomness.
+  const resumeFrom = prepareRunDir(c, runDir, opts, say);
+  const task = await makeTask();
+  const opt = task.optimizer;
+  const hash = configHash(c);
+
+  let startStep = 0;
+  let best = -Infinity;
+  if (resumeFrom) {
+    const ck = readCheckpoint(resumeFrom);
+    task.loadStateDict(ck.model, resumeFrom);
+    opt.loadStateDict(new Map([...ck.optim].map(([k, t]) => [k, Tensor.fromArray(t.data, t.shape)])));
+    startStep = ck.meta.step;
+    best = Number(ck.meta.extra?.best ?? -Infinity);
+    // drop the log lines of steps after the checkpoint: they are about to be run again
+    const log = path.join(runDir, 'metrics.jsonl');
+    if (fs.existsSync(log)) {
+      const kept = fs.readFileSync(log, 'utf8').split('\n').filter((l) => {
+        if (!l.trim()) return false;
+        try { return (JSON.parse(l) as { step: number }).step <= startStep; } catch { return false; }
+      });
+      writeFileAtomic(log, kept.map((l) => `${l}\n`).join(''));
+    }
+    say(`resumed ${runDir} from step ${startStep} (${resumeFrom})`);
+    if (startStep >= c.train.steps) say(`already trained to step ${startStep} (train.steps is ${c.train.steps}): nothing to do; --steps <more> trains longer`);
+  }
+
+  // the resolved config (absolute paths): `sgi train --resume <run dir>` reads it back
+  writeFileAtomic(path.join(runDir, 'config.json'), JSON.stringify(resolvedConfig(c, runDir), null, 2));
+  say(`run ${c.name}: ${task.describe}`);
+  for (const note of task.randomInit) say(`  random-initialised: ${note}`);
+
+  const metricsFile = path.join(runDir, 'metrics.jsonl');
+  const started = Date.now();
+  // every record carries the wall-clock seconds since this process started training
+  const writeMetrics = (rec: Record<string, unknown>) => {
+    const line = `${JSON.stringify({ ...rec, seconds: Math.round((Date.now() - started) / 100) / 10 })}\n`;
+    try {
+      fs.appendFileSync(metricsFile, line);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EFBIG' || code === 'EDQUOT') throw new DiskFullError(`disk full: cannot append to ${metricsFile} (${code}); free some space and resume`);
+      throw e;
+    }
+  };
+  const history: TrainResult['history'] = [];
+  let lastCheckpoint: string | null = resumeFrom;
+
+  const saveCheckpoint = (step: number, metric?: number) => {
+    const file = stepCheckpointPath(runDir, step);
+    writeCheckpoint(file, task.stateDict(), opt.stateDict(), {
+      step, stage: task.stage, configHash: hash, config: JSON.stringify(c), rng: [], metric, extra: { best },
+    });
+    pruneCheckpoints(runDir, c.train.keepLast, file);
+    lastCheckpoint = file;
+    return file;
+  };
+
+  const runValidation = async (step: number) => {
+    const v = task.validate();
+    history.push({ step, psnr: v.psnr, ssim: v.ssim, lpips: v.lpips });
+    writeMetrics({ step, kind: 'val', psnr: v.psnr, ssim: v.ssim, lpips: v.lpips, randomInit: task.randomInit.length ? task.randomInit : undefined });
+    const isBest = v.psnr > best;
+    if (isBest) best = v.psnr;
+    await writeImageGrid(path.join(runDir, 'samples', `step-${String(step).padStart(8, '0')}.png`), v.grid, v.size, v.cols);
+    return { ...v, isBest };
+  };
+
+  if (startStep === 0) {
+    const v0 = await runValidation(0);
+    say(`step 0 (untrained): val PSNR ${v0.psnr.toFixed(2)} dB, SSIM ${v0.ssim.toFixed(3)}${v0.lpips !== undefined ? `, LPIPS ${v0.lpips.toFixed(3)}` : ''}`);
+  }
+
+  const total = c.train.steps;
+  const end = Math.min(total, opts.stopAfter ?? total);
+  const progress = createProgress(`train ${c.name}`, total, startStep, { tty: opts.tty, every: c.train.logEvery, quiet: opts.quiet });
+  let next = startStep < end ? task.batch(startStep) : null;
+  let t0 = Date.now();
+  let imagesSince = 0;
+  // per-term sums since the last log line: the logged values are means over those steps
+  let sums: Record<string, number> = {};
+  let stepsSince = 0;
+  try {
+    for (let step = startStep + 1; step <= end; step++) {
+      const batch = await next!;
+      next = step < end ? task.batch(step) : null; // load the next batch while this one computes
+      const scope = new Scope();
+      let terms: Record<string, number> = {};
+      let totalLoss = 0;
+      scope.run(() => {
+        const out = task.loss(batch, step);
+        terms = out.terms;
+        totalLoss = out.total.item();
+        if (!Number.isFinite(totalLoss)) return;
+        out.total.backward();
+        opt.step();
+        opt.zeroGrad();
+      });
+      scope.dispose();
+      if (!Number.isFinite(totalLoss)) {
+        const bad = Object.entries(terms).filter(([, v]) => !Number.isFinite(v)).map(([k]) => k);
+        throw new Error(`non-finite loss at step ${step} (term${bad.length > 1 ? 's' : ''} ${bad.join(', ') || 'total'}); last good checkpoint: ${lastCheckpoint ?? 'none'}`);
+      }
+      imagesSince += task.imagesPerStep;
+      stepsSince++;
+      for (const [k, v] of Object.entries({ ...terms, loss: totalLoss })) sums[k] = (sums[k] ?? 0) + v;
+      if (step % c.train.logEvery === 0 || step === end) {
+        const secs = (Date.now() - t0) / 1000;
+        const ips = imagesSince / Math.max(secs, 1e-9);
+        const means = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / stepsSince]));
+        const skipped = task.skipped?.();
+        writeMetrics({ step, kind: 'train', ...means, lr: c.train.lr, imagesPerSec: ips, ...(skipped ? { skippedImages: skipped } : {}) });
+        progress.update(step, { loss: means.loss!.toFixed(4), 'img/s': ips.toFixed(1) });
+        t0 = Date.now();
+        imagesSince = 0;
+        stepsSince = 0;
+        sums = {};
+      }
+      if (step % c.train.valEvery === 0 || step === total) {
+        const v = await runValidation(step);
+        progress.log(`step ${step}: val PSNR ${v.psnr.toFixed(2)} dB, SSIM ${v.ssim.toFixed(3)}${v.lpips !== undefined ? `, LPIPS ${v.lpips.toFixed(3)}` : ''}${v.isBest ? ' (best)' : ''}`);
+        if (v.isBest) {
+          const file = saveCheckpoint(step, v.psnr);
+          markBest(runDir, file);
+          task.onBest?.(runDir, file);
+        }
+      }
+      if (step % c.train.checkpointEvery === 0 || step === end) {
+        if (!lastCheckpoint || !lastCheckpoint.endsWith(path.basename(stepCheckpointPath(runDir, step)))) saveCheckpoint(step);
+      }
+    }
+  } finally {
+    progress.stop();
+  }
+  const bestFile = fs.existsSync(bestCheckpointPath(runDir)) ? bestCheckpointPath(runDir) : null;
+  return { runDir, step: end, bestCheckpoint: bestFile, lastCheckpoint, history };
+}

@@ -1,0 +1,86 @@
+// Training the face-world generator as a renderer: the mapping network reads the parameter code of
+// a face (instead of Gaussian z), the synthesis network draws it, and L2 + LPIPS pull the drawing
+// towards facesjs's rendering of the same face. W then carries the faces' semantics, and sampling
+// the generator is drawing random faces. The generator is the same StyleGAN2 code as the 1024 one.
+import * as path from 'node:path';
+import { Tensor, noGrad, ops, serializeSafetensors, writeFileAtomic, type StyleGAN2Generator } from '@sgi/core';
+import { CombinedLoss } from '@sgi/losses';
+import { FACE_SEEDS, buildGenerator, faceCodes, meanLatent, renderedFaces, type Config } from '@sgi/experiment';
+import { FACE_CODE_DIM, encodeFaces, sampleFaces } from '@sgi/faces';
+import { makeOptimizer } from './optim/index.js';
+import { imageScores, validationGrid } from './inversion.js';
+import type { TrainingTask } from './loop.js';
+
+/** The file a renderer run writes beside its checkpoints: the generator as a rosinality-style checkpoint. */
+export const GENERATOR_EXPORT = 'generator.safetensors';
+
+interface RendererBatch {
+  codes: Float32Array;
+  images: Float32Array;
+}
+
+/** Images of the generator for codes [B, zDim]: one W per face, the same for every layer. */
+function draw(generator: StyleGAN2Generator, codes: Tensor): Tensor {
+  const B = codes.shape[0]!;
+  const w = generator.mapping(codes);
+  const wPlus = ops.expand(ops.reshape(w, [B, 1, generator.styleDim]), [B, generator.nLatent, generator.styleDim]);
+  return generator.synthesis(wPlus, { noise: 'stored' });
+}
+
+/**
+ * Writes the generator as {g_ema.*, latent_avg} (what `generator.checkpoint` reads), with its
+ * architecture in the metadata; latent_avg is the mean W of `meanSamples` random training faces.
+ */
+export function exportGenerator(c: Config, generator: StyleGAN2Generator, file: string): void {
+  const latentAvg = meanLatent(generator, c, c.generator.meanLatentSamples);
+  const entries: [string, { shape: readonly number[]; data: Float32Array }][] = [];
+  for (const [k, t] of generator.stateDict()) entries.push([`g_ema.${k}`, { shape: t.shape, data: t.toArray() }]);
+  entries.push(['latent_avg', { shape: latentAvg.shape, data: latentAvg.toArray() }]);
+  latentAvg.release();
+  const { size, styleDim, nMlp, channels, lrMlp, input } = c.generator;
+  writeFileAtomic(file, serializeSafetensors(entries, {
+    sgi_generator: JSON.stringify({ size, styleDim, nMlp, channels, lrMlp, input, zDim: generator.zDim, trainedBy: c.name }),
+  }));
+}
+
+/** The task of training the generator of `c` as a renderer of face-world codes. */
+export async function rendererTask(c: Config): Promise<TrainingTask<RendererBatch>> {
+  const randomInit: string[] = [];
+  const { generator, latentAvg } = buildGenerator(c, randomInit);
+  latentAvg.release();
+  generator.train().freeze(false);
+  // the stored noise buffers are constants of the drawing, not weights
+  for (const [k, t] of generator.stateDict()) if (k.startsWith('noises.')) t.requiresGrad = false;
+  const loss = new CombinedLoss({ ...c.loss, seed: c.seed });
+  const S = c.generator.size, B = c.train.batchSize, V = c.train.valImages;
+  if (c.encoder.inputSize !== S) throw new Error(`${c.name}: a renderer run compares the generator's ${S}x${S} images with renders at encoder.inputSize ${c.encoder.inputSize}: make them equal`);
+  const first = (step: number) => FACE_SEEDS.train + ((c.seed * 1000003 + step * B) % (FACE_SEEDS.heldOut - B));
+  const valImages = Tensor.fromArray(await renderedFaces(FACE_SEEDS.heldOut, V, S), [V, 3, S, S]);
+  const valCodes = faceCodes(FACE_SEEDS.heldOut, V);
+  valImages.persistent = true;
+  valCodes.persistent = true;
+  return {
+    describe: `generator ${S}x${S} as a renderer of face-world codes, ${generator.numParameters().toLocaleString('en-US')} trainable parameters, faces rendered on the fly (validation: ${V} held-out faces)`,
+    randomInit: [...randomInit.filter((r) => !r.startsWith('generator')), ...loss.randomInitialised],
+    stage: 1,
+    optimizer: makeOptimizer(c.train, generator.parameters().filter((p) => p.requiresGrad)),
+    imagesPerStep: B,
+    stateDict: () => generator.stateDict(),
+    loadStateDict: (state, context) => generator.loadStateDict(state, { context }),
+    batch: async (step) => ({ codes: encodeFaces(sampleFaces(first(step), B)), images: await renderedFaces(first(step), B, S) }),
+    loss: (batch) => {
+      const x = Tensor.fromArray(batch.images, [B, 3, S, S]);
+      const y = draw(generator, Tensor.fromArray(batch.codes, [B, FACE_CODE_DIM]));
+      return loss.forward(y, x);
+    },
+    validate: () => noGrad(() => {
+      const y = draw(generator, valCodes);
+      const scores = imageScores(valImages, y);
+      const lpips = loss.lpips ? ops.mean(loss.lpips.distance(y, valImages)).item() : undefined;
+      const picture = validationGrid(valImages, [y], 8);
+      y.release();
+      return { ...scores, lpips, ...picture };
+    }),
+    onBest: (runDir) => exportGenerator(c, generator, path.join(runDir, GENERATOR_EXPORT)),
+  };
+}
