@@ -8,10 +8,11 @@ import { infoCommand } from './commands/info.js';
 import { invertCommand } from './commands/invert.js';
 import { sweepCommand } from './commands/sweep.js';
 import { tableCommand } from './commands/table.js';
+import { worldCommand } from './commands/world.js';
 
 let cli = yargs(hideBin(process.argv)).scriptName('sgi').usage('$0 <command> [options]')
   .wrap(Math.min(120, Math.max(100, process.stdout.columns ?? 100)));
-for (const add of [infoCommand, invertCommand, trainCommand, sweepCommand, tableCommand, convertCommand]) cli = add(cli);
+for (const add of [infoCommand, invertCommand, trainCommand, sweepCommand, tableCommand, worldCommand, convertCommand]) cli = add(cli);
 function fail(e: Error): never {
   console.error(`error: ${e.message}`);
   if (process.env.SGI_DEBUG) console.error(e.stack);

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng, Scope, Tensor, tensorToImages, type SsimWindow } from '@sgi/core';
 import {
-  buildExperiment, createProgress, experimentProjectOf, listImages, loadConfig, loadImage, runCheckpoint, runDirFor, sampleGeneratorImages, writeImageGrid,
+  buildExperiment, createProgress, experimentProjectOf, heldOutFaces, listImages, loadConfig, loadImage, runCheckpoint, runDirFor, sampleGeneratorImages, writeImageGrid,
   type Config,
 } from '@sgi/experiment';
 import { TABLES } from './tables.js';
@@ -29,6 +29,23 @@ export interface TableOptions {
   log: (line: string) => void;
   /** Extra lines for the report (e.g. which metric networks run on random weights). */
   notes?: string[];
+}
+
+/**
+ * Held-out faces of the built-in world (seeds training never draws), rendered at the encoder's
+ * input size and written as PNG files: real images of the domain, so a table measures true inversion.
+ */
+async function faceEvalSet(config: Config, dir: string, count: number, offset: number): Promise<string[]> {
+  fs.mkdirSync(dir, { recursive: true });
+  const size = config.encoder.inputSize;
+  const data = await heldOutFaces(count, size, offset);
+  const files: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const file = path.join(dir, `face-${String(i).padStart(4, '0')}.png`);
+    await writeImageGrid(file, [{ data, offset: i * 3 * size * size }], size, 1);
+    files.push(file);
+  }
+  return files;
 }
 
 /** Held-out images of the generator of a (tiny, synthetic-data) config, written as PNG files. */
@@ -64,8 +81,15 @@ export async function runTable(o: TableOptions): Promise<{ report: TableReport; 
   } else if (o.suite === 'tiny') {
     const cfg = loadConfig(configs[0]!);
     const count = o.count ?? 32;
-    files = await syntheticEvalSet(cfg, path.join(o.outDir, 'evalset'), count, o.seed + 1000, o.runsRoot);
-    source = `${count} held-out images of the tiny generator (seed ${o.seed + 1000}, never used in training)`;
+    if (cfg.data.kind === 'facesjs') {
+      // the validation faces of training come first in the held-out range: evaluate on the ones after them
+      const offset = 4096 + o.seed * count;
+      files = await faceEvalSet(cfg, path.join(o.outDir, 'evalset'), count, offset);
+      source = `${count} held-out faces of the built-in world (rendered by facesjs; seeds held-out+${offset}.., never drawn in training or validation)`;
+    } else {
+      files = await syntheticEvalSet(cfg, path.join(o.outDir, 'evalset'), count, o.seed + 1000, o.runsRoot);
+      source = `${count} held-out images of the tiny generator (seed ${o.seed + 1000}, never used in training)`;
+    }
   } else {
     throw new Error('the paper suite needs --images <folder of CelebA-HQ test images> (the paper uses 2,000 of them resized to 256)');
   }

@@ -9,3 +9,4 @@ export * from './progress.js';
 export * from './workspace.js';
 export { experimentProject, isExperimentConfig } from '../naming.cjs';
 export * from './faces.js';
+export * from './directions.js';

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import yargs from 'yargs';
 import { loadConfig, runsRoot, workspaceRoot, type Config } from '@sgi/experiment';
 import { train } from './train.js';
+import { exportRun } from './renderer.js';
 
 export const DEFAULT_CONFIG = 'configs/tiny/stage1.yaml';
 
@@ -39,6 +40,7 @@ export async function trainCli(args: string[]): Promise<void> {
     .option('overwrite', { type: 'boolean', default: false, describe: 'delete the run the folder holds and start over (with --resume: only when it holds another config\'s run)' })
     .option('steps', { type: 'number', describe: 'override train.steps (a finished run resumed with more steps trains on)' })
     .option('stop-after', { type: 'number', describe: 'stop after this step (the schedule is unchanged; resume later)' })
+    .option('export', { type: 'string', describe: "renderer runs: write the run's best generator (and its editing directions beside it) to this file, then exit" })
     .example('$0', 'train the tiny built-in experiment (tiny stage 1)')
     .example('$0 --config configs/tiny/stage2.yaml', 'train tiny stage 2 (stage 1 must be trained)')
     .example('$0 --resume runs/tiny-stage1 --steps 6000', 'continue a run and train it longer')
@@ -55,6 +57,11 @@ export async function trainCli(args: string[]): Promise<void> {
     .then(async (argv) => {
       if (argv.help) return;
       const { config } = configFor(argv);
+      if (argv.export) {
+        const file = exportRun(config, runsRoot(), path.resolve(argv.export));
+        console.log(`wrote ${file} and ${path.join(path.dirname(file), 'directions')}/`);
+        return;
+      }
       const result = await train(config, { resume: argv.resume !== undefined, overwrite: argv.overwrite, stopAfter: argv['stop-after'], runsRoot: runsRoot() });
       const last = result.history[result.history.length - 1];
       const first = result.history[0];

@@ -1,6 +1,6 @@
 // Training one encoder stage (the paper's inversion): data -> multi-stage inversion (earlier
 // stages frozen, the generator frozen) -> L2 + LPIPS + ID + parsing -> Ranger/Adam.
-import { Rng, Scope, Tensor, noGrad, ops, psnr, ssim, tensorToImages } from '@sgi/core';
+import { Rng, Scope, Tensor, meanImageScores, noGrad, ops } from '@sgi/core';
 import { CombinedLoss } from '@sgi/losses';
 import { FACE_SEEDS, buildExperiment, listImages, renderedFaces, sampleGeneratorImages, type Config, type Experiment } from '@sgi/experiment';
 import { FolderLoader, loadReadable, splitFiles } from './data.js';
@@ -66,17 +66,6 @@ export function facesSource(c: Config, size: number): ImageSource & { first(step
   };
 }
 
-/** PSNR and SSIM on 8-bit values, averaged over a batch of image pairs. */
-export function imageScores(target: Tensor, output: Tensor): { psnr: number; ssim: number } {
-  const a = tensorToImages(target), b = tensorToImages(output);
-  let p = 0, s = 0;
-  for (let i = 0; i < a.length; i++) {
-    p += Math.min(psnr(a[i]!, b[i]!), 100);
-    s += ssim(a[i]!, b[i]!);
-  }
-  return { psnr: p / a.length, ssim: s / a.length };
-}
-
 /** Grid rows: each held-out image followed by its outputs. */
 export function validationGrid(inputs: Tensor, outputs: Tensor[], rows = 4): Pick<Validation, 'grid' | 'cols' | 'size'> {
   const n = Math.min(rows, inputs.shape[0]!);
@@ -99,7 +88,7 @@ export function validate(exp: Experiment, loss: CombinedLoss, val: Tensor): Vali
     const { images } = exp.model.forward(val, { withImages: true });
     if (wasTraining) exp.stages[exp.stages.length - 1]!.train();
     const y = images[images.length - 1]!;
-    const scores = imageScores(val, y);
+    const scores = meanImageScores(val, y);
     const lpips = loss.lpips ? ops.mean(loss.lpips.distance(y, val)).item() : undefined;
     const picture = validationGrid(val, images);
     for (const t of images) t.release();

@@ -3,12 +3,14 @@
 // towards facesjs's rendering of the same face. W then carries the faces' semantics, and sampling
 // the generator is drawing random faces. The generator is the same StyleGAN2 code as the 1024 one.
 import * as path from 'node:path';
-import { Tensor, noGrad, ops, serializeSafetensors, writeFileAtomic, type StyleGAN2Generator } from '@sgi/core';
+import { Tensor, meanImageScores, noGrad, ops, serializeSafetensors, writeFileAtomic, type StyleGAN2Generator } from '@sgi/core';
 import { CombinedLoss } from '@sgi/losses';
-import { FACE_SEEDS, buildGenerator, faceCodes, meanLatent, renderedFaces, type Config } from '@sgi/experiment';
-import { FACE_CODE_DIM, encodeFaces, sampleFaces } from '@sgi/faces';
+import {
+  FACE_SEEDS, buildGenerator, faceCodes, fitDirection, readCheckpoint, renderedFaces, runCheckpoint, runDirFor, writeDirection, type Config,
+} from '@sgi/experiment';
+import { ATTRIBUTES, FACE_CODE_DIM, encodeFaces, faceLabels, sampleFaces } from '@sgi/faces';
 import { makeOptimizer } from './optim/index.js';
-import { imageScores, validationGrid } from './inversion.js';
+import { validationGrid } from './inversion.js';
 import type { TrainingTask } from './loop.js';
 
 /** The file a renderer run writes beside its checkpoints: the generator as a rosinality-style checkpoint. */
@@ -29,18 +31,57 @@ function draw(generator: StyleGAN2Generator, codes: Tensor): Tensor {
 
 /**
  * Writes the generator as {g_ema.*, latent_avg} (what `generator.checkpoint` reads), with its
- * architecture in the metadata; latent_avg is the mean W of `meanSamples` random training faces.
+ * architecture in the metadata (latent_avg: the mean W of random training faces), and beside it
+ * directions/<attribute>.npy: InterFaceGAN editing directions fitted to the faces' labels in W
+ * (directions/directions.json says how separable each attribute is and how far an edit must go).
  */
 export function exportGenerator(c: Config, generator: StyleGAN2Generator, file: string): void {
-  const latentAvg = meanLatent(generator, c, c.generator.meanLatentSamples);
+  const n = c.generator.meanLatentSamples;
+  const faces = sampleFaces(FACE_SEEDS.train + 0x5eed0, n);
+  const D = generator.styleDim;
+  const w = noGrad(() => {
+    const codes = Tensor.fromArray(encodeFaces(faces), [n, FACE_CODE_DIM]);
+    const out = generator.mapping(codes);
+    codes.release();
+    const host = out.toArray();
+    out.release();
+    return host;
+  });
+  const latentAvg = new Float32Array(D);
+  for (let i = 0; i < n; i++) for (let d = 0; d < D; d++) latentAvg[d] += w[i * D + d]! / n;
   const entries: [string, { shape: readonly number[]; data: Float32Array }][] = [];
   for (const [k, t] of generator.stateDict()) entries.push([`g_ema.${k}`, { shape: t.shape, data: t.toArray() }]);
-  entries.push(['latent_avg', { shape: latentAvg.shape, data: latentAvg.toArray() }]);
-  latentAvg.release();
+  entries.push(['latent_avg', { shape: [D], data: latentAvg }]);
   const { size, styleDim, nMlp, channels, lrMlp, input } = c.generator;
   writeFileAtomic(file, serializeSafetensors(entries, {
     sgi_generator: JSON.stringify({ size, styleDim, nMlp, channels, lrMlp, input, zDim: generator.zDim, trainedBy: c.name }),
   }));
+  const labels = faces.map(faceLabels);
+  const dir = path.join(path.dirname(file), 'directions');
+  const summary: Record<string, unknown> = {};
+  for (const attr of ATTRIBUTES) {
+    const y = labels.map((l) => l[attr]);
+    const positives = y.filter((v) => v === 1).length;
+    if (positives < 10 || positives > n - 10) continue; // too rare in this world to fit
+    const fit = fitDirection(w, y, D);
+    writeDirection(path.join(dir, `${attr}.npy`), fit.normal, generator.nLatent);
+    summary[attr] = { accuracy: fit.accuracy, separation: fit.separation, positives: fit.positives, count: fit.count };
+  }
+  writeFileAtomic(path.join(dir, 'directions.json'), `${JSON.stringify({ space: 'W (repeated on every layer of W+)', fittedOn: `${n} training faces`, directions: summary }, null, 2)}\n`);
+}
+
+/** Exports the best generator of a finished (or running) renderer run to `file` (see exportGenerator). */
+export function exportRun(c: Config, runsRoot: string, file: string): string {
+  if (c.kind !== 'renderer') throw new Error(`${c.name}: --export writes generators of renderer runs (kind: renderer); this config trains '${c.kind}'`);
+  const runDir = runDirFor(c, runsRoot);
+  const ck = runCheckpoint(runDir);
+  if (!ck) throw new Error(`no checkpoint in ${runDir}: train it first (sgi train --config <this config>)`);
+  const { generator, latentAvg } = buildGenerator(c, []);
+  latentAvg.release();
+  generator.loadStateDict(readCheckpoint(ck).model, { context: ck });
+  exportGenerator(c, generator, file);
+  generator.release();
+  return file;
 }
 
 /** The task of training the generator of `c` as a renderer of face-world codes. */
@@ -75,7 +116,7 @@ export async function rendererTask(c: Config): Promise<TrainingTask<RendererBatc
     },
     validate: () => noGrad(() => {
       const y = draw(generator, valCodes);
-      const scores = imageScores(valImages, y);
+      const scores = meanImageScores(valImages, y);
       const lpips = loss.lpips ? ops.mean(loss.lpips.distance(y, valImages)).item() : undefined;
       const picture = validationGrid(valImages, [y], 8);
       y.release();

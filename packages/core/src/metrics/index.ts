@@ -6,3 +6,4 @@ export {
   tensorToImage, tensorToImages, unitToUint8, checkSameShape,
   type ImageLike, type Uint8Image, type Rounding, type FloatSource,
 } from './image.js';
+export { meanImageScores } from './scores.js';
