@@ -6,3 +6,5 @@ export * from './tables.js';
 export * from './report.js';
 export * from './run_table.js';
 export * from './networks.js';
+export * from './face_attributes.js';
+export * from './face_world.js';

@@ -4,3 +4,5 @@ export * from './sample.js';
 export * from './encode.js';
 export * from './labels.js';
 export * from './render.js';
+export * from './segmentation.js';
+export * from './sketch.js';

@@ -8,9 +8,12 @@ import type { WorldFace } from './sample.js';
 /** The square of facesjs's 400x600 canvas that holds the head: x, y, side. */
 export const FACE_CROP = { x: 15, y: 115, side: 370 } as const;
 
-/** The face as an SVG document cropped to FACE_CROP. */
+/**
+ * The face as an SVG document cropped to FACE_CROP. facesjs edits the face it draws (a hat
+ * rewrites the hair style in place), so it draws a copy: the caller's face stays as it was.
+ */
 export function faceSvg(face: FaceConfig): string {
-  const svg = faceToSvgString(face);
+  const svg = faceToSvgString(structuredClone(face));
   const cropped = svg.replace(/viewBox="0 0 400 600"/, `viewBox="${FACE_CROP.x} ${FACE_CROP.y} ${FACE_CROP.side} ${FACE_CROP.side}"`);
   if (cropped === svg) throw new Error('facesjs SVG without the expected viewBox="0 0 400 600" (facesjs version changed?)');
   return cropped.replace(/width="100%" height="100%"/, 'width="400" height="400"');
