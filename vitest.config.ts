@@ -7,6 +7,7 @@ const alias = {
   '@sgi/losses': src('losses'),
   '@sgi/experiment': src('experiment'),
   '@sgi/faces': src('faces'),
+  '@sgi/apps': src('apps'),
   '@sgi/trainer': src('trainer'),
   '@sgi/eval': src('eval'),
 };
@@ -23,6 +24,6 @@ const project = (name: string) => ({
 
 export default defineConfig({
   test: {
-    projects: [project('core'), project('losses'), project('faces'), project('experiment'), project('trainer'), project('eval'), project('cli')],
+    projects: [project('core'), project('losses'), project('faces'), project('experiment'), project('trainer'), project('eval'), project('apps'), project('cli')],
   },
 });
