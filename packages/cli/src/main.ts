@@ -9,10 +9,25 @@ import { invertCommand } from './commands/invert.js';
 import { sweepCommand } from './commands/sweep.js';
 import { tableCommand } from './commands/table.js';
 import { worldCommand } from './commands/world.js';
+import { hideCommand } from './commands/hide.js';
+import { revealCommand } from './commands/reveal.js';
+import { editCommand } from './commands/edit.js';
+import { directionsCommand } from './commands/directions.js';
+import { interpolateCommand } from './commands/interpolate.js';
+import { mixCommand } from './commands/mix.js';
+import { swapCommand } from './commands/swap.js';
+import { videoCommand } from './commands/video.js';
 
 let cli = yargs(hideBin(process.argv)).scriptName('sgi').usage('$0 <command> [options]')
   .wrap(Math.min(120, Math.max(100, process.stdout.columns ?? 100)));
-for (const add of [infoCommand, invertCommand, trainCommand, sweepCommand, tableCommand, worldCommand, convertCommand]) cli = add(cli);
+// the order of `sgi --help`: inversion, the applications (Section 5), training and evaluation, tools
+const COMMANDS = [
+  infoCommand, invertCommand,
+  editCommand, directionsCommand, interpolateCommand, mixCommand, swapCommand, videoCommand, hideCommand, revealCommand,
+  trainCommand, sweepCommand, tableCommand, worldCommand,
+  convertCommand,
+];
+for (const add of COMMANDS) cli = add(cli);
 function fail(e: Error): never {
   console.error(`error: ${e.message}`);
   if (process.env.SGI_DEBUG) console.error(e.stack);

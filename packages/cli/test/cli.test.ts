@@ -23,7 +23,16 @@ const COMMANDS: Record<string, { usage: string; options: string[]; positionals?:
     usage: 'sgi table <table>', positionals: ['table'],
     options: ['--suite', '--images', '--count', '--seed', '--ssim', '--id-network', '--id-checkpoint', '--lpips-alexnet', '--timing-runs', '--out'],
   },
+  world: { usage: 'sgi world', options: ['--stages', '--directions', '--attributes', '--count', '--strength', '--out'] },
   convert: { usage: 'sgi convert <input> <output>', positionals: ['input', 'output'], options: ['--config'] },
+  edit: { usage: 'sgi edit', options: ['--config', '--checkpoint', '--input', '--direction', '--attribute', '--strengths', '--relative', '--out'] },
+  directions: { usage: 'sgi directions', options: ['--config', '--checkpoint', '--positive', '--negative', '--space', '--out'] },
+  interpolate: { usage: 'sgi interpolate <a> <b>', positionals: ['a', 'b'], options: ['--config', '--checkpoint', '--steps', '--delay', '--out'] },
+  mix: { usage: 'sgi mix', options: ['--config', '--checkpoint', '--content', '--style', '--from', '--layer-index', '--out'] },
+  swap: { usage: 'sgi swap', options: ['--config', '--checkpoint', '--source', '--target', '--out', '--feather'] },
+  video: { usage: 'sgi video', options: ['--config', '--checkpoint', '--input', '--out', '--direction', '--strength', '--format'] },
+  hide: { usage: 'sgi hide', options: ['--config', '--checkpoint', '--secret', '--carrier', '--out', '--key', '--bits', '--height'] },
+  reveal: { usage: 'sgi reveal', options: ['--config', '--checkpoint', '--stego', '--out', '--key'] },
 };
 const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
