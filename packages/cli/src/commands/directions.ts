@@ -6,15 +6,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Argv } from 'yargs';
+import { trainedModelOptions } from './trained.js';
 import { Inverter, DIRECTION_SPACES, directionFromImages, directionReport, writeDirectionReport, writeLatent, type DirectionSpace } from '@sgi/apps';
 
 export function directionsCommand(y: Argv): Argv {
   return y.command(
     'directions',
     'Fit an editing direction (InterFaceGAN) from a folder of faces with an attribute and one without',
-    (a) => a
-      .option('config', { type: 'string', demandOption: true, describe: 'experiment config the checkpoint was trained with' })
-      .option('checkpoint', { type: 'string', describe: "checkpoint (default: the newest best checkpoint of the config's run)" })
+    (a) => trainedModelOptions(a)
       .option('positive', { type: 'string', demandOption: true, describe: 'folder (or image) of faces with the attribute' })
       .option('negative', { type: 'string', demandOption: true, describe: 'folder (or image) of faces without it' })
       .option('space', { type: 'string', choices: DIRECTION_SPACES as string[], default: 'w', describe: 'fit in W (codes averaged over layers; the normal repeated on every layer) or on the flattened W+ codes' })

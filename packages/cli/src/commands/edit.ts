@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Argv } from 'yargs';
+import { trainedModelOptions } from './trained.js';
 import { readNpy } from '@sgi/core';
 import { writeImageGrid } from '@sgi/experiment';
 import { Inverter, absoluteStrengths, attributeDirection, codeValues, directionInfo, editImage, faceDirectionsDir, inputImages, parseStrengths, strengthLabel, uniqueStems, writeLatent, type DirectionInfo } from '@sgi/apps';
@@ -20,9 +21,7 @@ export function editCommand(y: Argv): Argv {
   return y.command(
     'edit',
     'Edit faces along a latent direction (InterFaceGAN): a strip of edits per image and the edited W+ codes',
-    (a) => a
-      .option('config', { type: 'string', demandOption: true, describe: 'experiment config the checkpoint was trained with' })
-      .option('checkpoint', { type: 'string', describe: "checkpoint (default: the newest best checkpoint of the config's run)" })
+    (a) => trainedModelOptions(a)
       .option('input', { type: 'string', demandOption: true, describe: 'an image file or a folder of images' })
       .option('direction', { type: 'string', describe: 'direction .npy of shape [nLatent, styleDim] (e.g. pretrained/editing/age.npy, or one made by sgi directions)' })
       .option('attribute', { type: 'string', describe: `a face-world attribute, pretrained/faces/directions/<attribute>.npy (${faceAttributes()}); implies --relative` })

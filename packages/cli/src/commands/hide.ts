@@ -4,15 +4,14 @@
 // the PNG carrier with +-1 syndrome-trellis coding under HILL costs; prints the payload, the
 // stego's PSNR against the carrier, the largest change (<= 1) and the embedding time.
 import type { Argv } from 'yargs';
+import { trainedModelOptions } from './trained.js';
 import { Inverter, hideImageFile } from '@sgi/apps';
 
 export function hideCommand(y: Argv): Argv {
   return y.command(
     'hide',
     "Hide a secret face's W+ code in a PNG carrier (STC +-1 embedding, HILL costs, keyed): writes the stego PNG",
-    (a) => a
-      .option('config', { type: 'string', demandOption: true, describe: 'experiment config the checkpoint was trained with' })
-      .option('checkpoint', { type: 'string', describe: "checkpoint (default: the newest best checkpoint of the config's run)" })
+    (a) => trainedModelOptions(a)
       .option('secret', { type: 'string', demandOption: true, describe: 'the secret face image (inverted; only its code is hidden)' })
       .option('carrier', { type: 'string', demandOption: true, describe: 'carrier image, PNG (JPEG is refused: lossy recompression destroys the embedded bits)' })
       .option('out', { type: 'string', demandOption: true, describe: 'stego image to write (.png)' })

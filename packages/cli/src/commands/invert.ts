@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Argv } from 'yargs';
+import { trainedModelOptions } from './trained.js';
 import { Scope, Tensor, native, noGrad, writeNpy } from '@sgi/core';
 import { buildExperiment, listImages, loadConfig, loadImage, runCheckpoint, runDirFor, runsRoot, writeImageGrid, IMAGE_EXTENSIONS } from '@sgi/experiment';
 
@@ -11,9 +12,7 @@ export function invertCommand(y: Argv): Argv {
   return y.command(
     'invert',
     'Invert images into W+ with a trained encoder: reconstructions (PNG), codes (.npy), timing',
-    (a) => a
-      .option('config', { type: 'string', demandOption: true, describe: 'experiment config the checkpoint was trained with' })
-      .option('checkpoint', { type: 'string', describe: "checkpoint (default: the newest best checkpoint of the config's run)" })
+    (a) => trainedModelOptions(a)
       .option('input', { type: 'string', demandOption: true, describe: 'an image file or a folder of images' })
       .option('out', { type: 'string', demandOption: true, describe: 'output folder' }),
     async (argv) => {

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Argv } from 'yargs';
+import { trainedModelOptions } from './trained.js';
 import { writeImageGrid } from '@sgi/experiment';
 import { Inverter, PAPER_LATENTS, PAPER_MIX_FROM, asLatent, mixCodes, mixLayerIndex, sourceCode, writeLatent } from '@sgi/apps';
 
@@ -12,9 +13,7 @@ export function mixCommand(y: Argv): Argv {
   return y.command(
     'mix',
     "Style mixing: the content face's coarse W+ layers with the style face's finer ones",
-    (a) => a
-      .option('config', { type: 'string', demandOption: true, describe: 'experiment config the checkpoint was trained with' })
-      .option('checkpoint', { type: 'string', describe: "checkpoint (default: the newest best checkpoint of the config's run)" })
+    (a) => trainedModelOptions(a)
       .option('content', { type: 'string', demandOption: true, describe: 'content face: an image, or a .npy W+ code [nLatent, styleDim]' })
       .option('style', { type: 'string', demandOption: true, describe: 'style face: an image, or a .npy W+ code' })
       .option('from', { type: 'number', default: PAPER_MIX_FROM, describe: `first layer taken from the style, counted on the paper's ${PAPER_LATENTS} latents (scaled to this generator: round(k * nLatent / ${PAPER_LATENTS}))` })

@@ -2,15 +2,14 @@
 // Reads the W+ code hidden by `sgi hide` (checksum-verified), dequantises it and regenerates the
 // secret face: writes secret.png and secret.npy ([nLatent, styleDim]) into the output folder.
 import type { Argv } from 'yargs';
+import { trainedModelOptions } from './trained.js';
 import { Inverter, revealImageFile } from '@sgi/apps';
 
 export function revealCommand(y: Argv): Argv {
   return y.command(
     'reveal',
     'Reveal a W+ code hidden by sgi hide and regenerate the secret face: secret.png and secret.npy',
-    (a) => a
-      .option('config', { type: 'string', demandOption: true, describe: 'experiment config the code was hidden with (its generator regenerates the face)' })
-      .option('checkpoint', { type: 'string', describe: "checkpoint (default: the newest best checkpoint of the config's run)" })
+    (a) => trainedModelOptions(a, 'experiment config the code was hidden with (its generator regenerates the face)')
       .option('stego', { type: 'string', demandOption: true, describe: 'stego image written by sgi hide (PNG)' })
       .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
       .option('key', { type: 'string', default: '', describe: 'the passphrase given to sgi hide' }),

@@ -5,6 +5,7 @@
 // stages.png, mask.png, swap.png, code.npy and timing.json (see runSwap in @sgi/apps).
 import * as path from 'node:path';
 import type { Argv } from 'yargs';
+import { trainedModelOptions } from './trained.js';
 import { native } from '@sgi/core';
 import { DEFAULT_FACE_MASK, Inverter, runSwap } from '@sgi/apps';
 
@@ -13,9 +14,7 @@ export function swapCommand(y: Argv): Argv {
   return y.command(
     'swap',
     "Face swap: paste the source's inner face onto the target through a soft mask, then invert the pasted image",
-    (a) => a
-      .option('config', { type: 'string', demandOption: true, describe: 'experiment config the checkpoint was trained with' })
-      .option('checkpoint', { type: 'string', describe: "checkpoint (default: the newest best checkpoint of the config's run)" })
+    (a) => trainedModelOptions(a)
       .option('source', { type: 'string', demandOption: true, describe: 'aligned face image whose inner face (eyes, nose, mouth) is used' })
       .option('target', { type: 'string', demandOption: true, describe: 'aligned face image that receives it (hair, face outline, background kept)' })
       .option('out', { type: 'string', demandOption: true, describe: 'output folder' })

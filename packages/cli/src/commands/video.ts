@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Argv } from 'yargs';
+import { trainedModelOptions } from './trained.js';
 import { native } from '@sgi/core';
 import { Inverter, VIDEO_KINDS, loadDirection, requireFfmpeg, runVideo, videoKindOf, type VideoKind } from '@sgi/apps';
 
@@ -15,9 +16,7 @@ export function videoCommand(y: Argv): Argv {
   return y.command(
     'video',
     'Invert a video frame by frame (optionally editing along a direction): output video, codes per frame, timing, temporal consistency',
-    (a) => a
-      .option('config', { type: 'string', demandOption: true, describe: 'experiment config the checkpoint was trained with' })
-      .option('checkpoint', { type: 'string', describe: "checkpoint (default: the newest best checkpoint of the config's run)" })
+    (a) => trainedModelOptions(a)
       .option('input', { type: 'string', demandOption: true, describe: 'an animated .gif or .webp, a folder of frames (sorted by name), or an .mp4 (needs ffmpeg on PATH)' })
       .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
       .option('direction', { type: 'string', describe: 'editing direction .npy of shape [nLatent, styleDim]: every frame becomes W+ + strength * direction' })
