@@ -1,9 +1,12 @@
 // Evaluation of one inversion method on a set of images: PSNR and SSIM on 8-bit values, LPIPS,
 // identity similarity (cosine of face-recognition embeddings of input and reconstruction),
-// runtime per image (median over runs after warm-up, batch 1) and parameter counts.
+// runtime per image (median over runs after warm-up, batch 1) and parameter counts. A config with a
+// restoration/translation task is evaluated on degraded (or translated) inputs, deterministic by
+// image index, with every score taken against the clean image, and an identity baseline (the
+// degraded input itself scored against the clean image) beside it.
 import * as os from 'node:os';
 import { Scope, Tensor, native, noGrad, psnr, ssim, tensorToImages, type SsimWindow } from '@sgi/core';
-import { buildExperiment, loadImage, type Config } from '@sgi/experiment';
+import { buildExperiment, describeTask, evalDegradeSeed, loadImage, taskInput, type Config } from '@sgi/experiment';
 
 /** A face-recognition network used for the identity similarity (IDS). */
 export interface IdentityNetwork {
@@ -37,6 +40,11 @@ export interface MethodResult {
   previews: Uint8Array[];
   /** Networks of this method that run on random weights (said in every report). */
   randomInit: string[];
+  /**
+   * The config's restoration/translation task: what the inputs were, and the identity baseline
+   * (the degraded input scored against the clean image, as if it were the output).
+   */
+  task?: { kind: string; describe: string; baseline: { psnr: number; ssim: number; lpips?: number } };
 }
 
 export interface EvalOptions {
@@ -48,6 +56,11 @@ export interface EvalOptions {
   timingRuns: number;
   previews: number;
   onImage?: (done: number, total: number) => void;
+  /**
+   * Face-world seeds of the images (files rendered from the built-in world), one per file: a
+   * sketch or segmentation task then feeds the exact paired sketch or label map of each face.
+   */
+  faceSeeds?: readonly number[];
 }
 
 export function environmentLine(): string {
@@ -72,10 +85,16 @@ export async function evaluateMethod(label: string, configFile: string, config: 
   const images: PerImage[] = [];
   const failed: { file: string; reason: string }[] = [];
   const previews: Uint8Array[] = [];
+  const task = config.task;
+  if (task && opts.faceSeeds && opts.faceSeeds.length !== files.length) throw new Error(`evaluateMethod: ${opts.faceSeeds.length} face seed(s) for ${files.length} file(s)`);
+  const baseline: { psnr: number[]; ssim: number[]; lpips: number[] } = { psnr: [], ssim: [], lpips: [] };
   for (const [k, file] of files.entries()) {
     let data: Float32Array;
+    let input: Float32Array;
     try {
       data = await loadImage(file, size);
+      // the same degradation for every method: seeded by the image's index in the evaluation set
+      input = task ? await taskInput(task, data, size, [evalDegradeSeed(k)], opts.faceSeeds ? { faceSeeds: [opts.faceSeeds[k]!] } : { files: [file] }) : data;
     } catch (e) {
       failed.push({ file, reason: (e as Error).message });
       continue;
@@ -84,11 +103,12 @@ export async function evaluateMethod(label: string, configFile: string, config: 
     try {
       scope.run(() => noGrad(() => {
         const x = Tensor.fromArray(data, [1, 3, size, size]);
+        const xin = task ? Tensor.fromArray(input, [1, 3, size, size]) : x;
         let y: Tensor | null = null;
         const times: number[] = [];
         for (let r = 0; r <= opts.timingRuns; r++) {
           const t0 = performance.now();
-          const out = exp.model.forward(x, { withImages: true });
+          const out = exp.model.forward(xin, { withImages: true });
           native.synchronize();
           if (r > 0 || opts.timingRuns === 0) times.push((performance.now() - t0) / 1000);
           y = out.images[out.images.length - 1]!;
@@ -99,6 +119,12 @@ export async function evaluateMethod(label: string, configFile: string, config: 
         if (opts.identity) {
           const ea = opts.identity.embed(x).toArray(), eb = opts.identity.embed(y!).toArray();
           rec.ids = cosine(ea, eb);
+        }
+        if (task) {
+          const [d] = tensorToImages(xin);
+          baseline.psnr.push(psnr(a!, d!));
+          baseline.ssim.push(ssim(a!, d!, { window: opts.ssimWindow }));
+          if (opts.lpips) baseline.lpips.push(opts.lpips(x, xin).item());
         }
         images.push(rec);
         if (previews.length < opts.previews) previews.push(b!.data);
@@ -123,6 +149,12 @@ export async function evaluateMethod(label: string, configFile: string, config: 
       runtime: median(images.map((i) => i.seconds)),
     },
   };
+  if (task) {
+    result.task = {
+      kind: task.kind, describe: describeTask(task),
+      baseline: { psnr: meanOf(finite(baseline.psnr)), ssim: meanOf(baseline.ssim), lpips: opts.lpips ? meanOf(baseline.lpips) : undefined },
+    };
+  }
   exp.model.release();
   exp.generator.release();
   return result;

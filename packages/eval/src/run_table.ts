@@ -1,10 +1,12 @@
 // Runs one of the paper's tables: picks the evaluation set, finds each row's checkpoint (the
-// best of its training run), evaluates every method and writes the reports.
+// best of its training run), evaluates every method and writes the reports. Rows whose config has
+// a restoration/translation task are scored on degraded inputs against the clean images (the same
+// degradation for every row, seeded by image index), with the identity baseline reported beside.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng, Scope, Tensor, tensorToImages, type SsimWindow } from '@sgi/core';
 import {
-  buildExperiment, createProgress, experimentProjectOf, heldOutFaces, listImages, loadConfig, loadImage, runCheckpoint, runDirFor, sampleGeneratorImages, writeImageGrid,
+  FACE_SEEDS, buildExperiment, createProgress, experimentProjectOf, heldOutFaces, listImages, loadConfig, loadImage, runCheckpoint, runDirFor, sampleGeneratorImages, writeImageGrid,
   type Config,
 } from '@sgi/experiment';
 import { TABLES } from './tables.js';
@@ -74,6 +76,8 @@ export async function runTable(o: TableOptions): Promise<{ report: TableReport; 
   // evaluation set
   let files: string[];
   let source: string;
+  // face-world seeds of the evaluation images, when they are rendered faces (sketch/segmentation tasks pair them exactly)
+  let faceSeeds: number[] | undefined;
   if (o.images) {
     const all = listImages(o.images);
     files = o.count && o.count < all.length ? new Rng(o.seed).shuffle([...all]).slice(0, o.count).sort() : all;
@@ -85,6 +89,7 @@ export async function runTable(o: TableOptions): Promise<{ report: TableReport; 
       // the validation faces of training come first in the held-out range: evaluate on the ones after them
       const offset = 4096 + o.seed * count;
       files = await faceEvalSet(cfg, path.join(o.outDir, 'evalset'), count, offset);
+      faceSeeds = files.map((_, i) => FACE_SEEDS.heldOut + offset + i);
       source = `${count} held-out faces of the built-in world (rendered by facesjs; seeds held-out+${offset}.., never drawn in training or validation)`;
     } else {
       files = await syntheticEvalSet(cfg, path.join(o.outDir, 'evalset'), count, o.seed + 1000, o.runsRoot);
@@ -118,7 +123,7 @@ export async function runTable(o: TableOptions): Promise<{ report: TableReport; 
     const progress = createProgress(`  ${row.label}`, files.length, 0, { every: Math.max(1, Math.floor(files.length / 4)) });
     const evalOpts: EvalOptions = {
       ssimWindow: o.ssimWindow, identity: o.identity, lpips: o.lpips, runsRoot: o.runsRoot, timingRuns: o.timingRuns, previews: previewCount,
-      onImage: (done) => progress.update(done, {}),
+      onImage: (done) => progress.update(done, {}), faceSeeds,
     };
     const res = await evaluateMethod(row.label, path.relative(o.workspace, file), config, ck, files, evalOpts);
     progress.stop();
@@ -144,6 +149,11 @@ export async function runTable(o: TableOptions): Promise<{ report: TableReport; 
       `runtime: median of ${o.timingRuns} timed run(s) per image after one warm-up, batch 1`,
       def.note,
       ...(o.notes ?? []),
+      ...methods.filter((m) => m.task).map((m) => {
+        const b = m.task!.baseline;
+        return `${m.label}: task ${m.task!.describe}, inputs degraded deterministically by image index and scores taken against the clean images; ` +
+          `identity baseline (degraded input vs clean image): PSNR ${b.psnr.toFixed(2)} dB, SSIM ${b.ssim.toFixed(3)}${b.lpips !== undefined ? `, LPIPS ${b.lpips.toFixed(3)}` : ''}`;
+      }),
       ...[...new Set(methods.flatMap((m) => m.randomInit))].map((r) => `random-initialised (no weights offline): ${r}`),
     ],
     evalSet: { source, count: files.length, files: files.map((f) => path.relative(o.workspace, f)), seed: o.seed },

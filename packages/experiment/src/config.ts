@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { FACE_CLASSES } from '@sgi/faces';
 import { DEFAULT_WEIGHTS_DIR, findWorkspace } from './workspace.js';
 
 const weightOrTerm = (extra: z.ZodRawShape = {}) =>
@@ -94,6 +95,58 @@ export const TrainSchema = z.strictObject({
   noise: z.enum(['random', 'stored']).default('random'),
 });
 
+/** A fraction of the image side, in (0, 1]. */
+const sideFraction = z.number().gt(0).max(1);
+
+/**
+ * Restoration and translation (the paper's Sections 5.3 and 5.4): what the encoder sees instead of
+ * the clean image, which stays the target of the loss and of validation. The degradations are
+ * seeded per step and per image in training and by image index at evaluation (degrade.ts). Every
+ * task feeds the encoder a 3-channel image (label maps as their class colours).
+ */
+export const TaskSchema = z.discriminatedUnion('kind', [
+  /** Grayscale input (ITU-R 601 luma in all three channels). */
+  z.strictObject({ kind: z.literal('colorization') }),
+  /** One random rectangle set to 0; its width and height are each a fraction of the side in [minSize, maxSize]. */
+  z.strictObject({
+    kind: z.literal('inpainting'),
+    minSize: sideFraction.default(0.25),
+    maxSize: sideFraction.default(0.5),
+  }).refine((t) => t.minSize <= t.maxSize, { path: ['maxSize'], message: 'must be at least minSize' }),
+  /**
+   * Down-sampling by a random one of `factors` (each must divide encoder.inputSize), then back up to
+   * the input size, as pSp does: `down` box (k x k means, the default) or bilinear (point samples,
+   * no anti-aliasing); `up` bilinear (the default, half-pixel centres) or nearest.
+   */
+  z.strictObject({
+    kind: z.literal('super_resolution'),
+    factors: z.array(z.number().int().min(1)).min(1).default([1, 2, 4, 8, 16]),
+    down: z.enum(['box', 'bilinear']).default('box'),
+    up: z.enum(['bilinear', 'nearest']).default('bilinear'),
+  }),
+  /** Additive Gaussian noise, its std drawn per image uniformly from sigma [min, max] (units of the [-1, 1] range). */
+  z.strictObject({
+    kind: z.literal('denoise'),
+    sigma: z.tuple([z.number().min(0).max(2), z.number().min(0).max(2)]).default([0.05, 0.25]),
+  }).refine((t) => t.sigma[0] <= t.sigma[1], { path: ['sigma'], message: 'must be [min, max] with min <= max' }),
+  /**
+   * A sketch of the target: the face world's exact paired sketch (data.kind facesjs), else the
+   * sketch of the same file name in `pairedPath`, else an XDoG edge sketch of the image.
+   */
+  z.strictObject({ kind: z.literal('sketch'), pairedPath: z.string().optional() }),
+  /**
+   * Colour-coded label maps: the face world's exact maps (FACE_CLASSES, data.kind facesjs), else the
+   * map of the same file name in `pairedPath` (required then). `classes`: how many labels the maps use.
+   */
+  z.strictObject({
+    kind: z.literal('segmentation'),
+    classes: z.number().int().min(2).max(256).default(FACE_CLASSES.length),
+    pairedPath: z.string().optional(),
+  }),
+]);
+
+export type TaskConfig = z.infer<typeof TaskSchema>;
+
 export const ConfigSchema = z.strictObject({
   name: z.string().min(1),
   /**
@@ -116,6 +169,8 @@ export const ConfigSchema = z.strictObject({
   loss: LossSchema.default(LossSchema.parse({})),
   data: DataSchema.default(DataSchema.parse({})),
   train: TrainSchema.default(TrainSchema.parse({})),
+  /** Restoration/translation task (absent: plain inversion, the encoder sees the clean image). */
+  task: TaskSchema.optional(),
   /** Where runs go (default: runs/<name>). */
   runDir: z.string().optional(),
 });
@@ -149,7 +204,7 @@ function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>)
 }
 
 /** Keys whose values are file paths, resolved relative to the config file that sets them. */
-const PATH_KEYS = [['generator', 'checkpoint'], ['data', 'path'], ['loss', 'lpips', 'alexnet'], ['loss', 'lpips', 'linear'], ['loss', 'id', 'checkpoint'], ['loss', 'parsing', 'checkpoint']];
+const PATH_KEYS = [['generator', 'checkpoint'], ['data', 'path'], ['loss', 'lpips', 'alexnet'], ['loss', 'lpips', 'linear'], ['loss', 'id', 'checkpoint'], ['loss', 'parsing', 'checkpoint'], ['task', 'pairedPath']];
 
 function resolvePaths(raw: Record<string, unknown>, dir: string): Record<string, unknown> {
   const out = structuredClone(raw);
@@ -190,8 +245,29 @@ export function loadConfig(file: string, opts: { checkFiles?: boolean } = {}): C
   if (config.kind === 'renderer' && (config.generator.input !== 'facesjs' || config.data.kind !== 'facesjs')) {
     throw new ConfigError(`${file}: kind 'renderer' trains a generator on face-world codes: set generator.input: facesjs and data.kind: facesjs`);
   }
+  if (config.task) checkTask(config, file);
   if (opts.checkFiles !== false) checkFiles(config, file);
   return config;
+}
+
+/** What the task section needs from the rest of the config (each error names the key). */
+function checkTask(c: Config, file: string): void {
+  const t = c.task!;
+  const bad = (key: string, why: string): never => { throw new ConfigError(`${file}: invalid config\n  - task.${key}: ${why}`); };
+  if (c.kind !== 'inversion') bad('kind', `a task trains an inversion encoder, but kind is '${c.kind}'`);
+  if (t.kind === 'super_resolution') {
+    const S = c.encoder.inputSize;
+    const wrong = t.factors.filter((k) => S % k !== 0);
+    if (wrong.length) bad('factors', `${wrong.join(', ')} do(es) not divide encoder.inputSize ${S}`);
+  }
+  if (t.kind === 'sketch' || t.kind === 'segmentation') {
+    if (c.data.kind === 'facesjs' && t.pairedPath) bad('pairedPath', 'face-world data (data.kind facesjs) pairs each face with its own rendered map/sketch; remove pairedPath');
+    if (c.data.kind === 'synthetic' && t.pairedPath) bad('pairedPath', 'synthetic images have no file names to pair; use data.kind folder');
+  }
+  if (t.kind === 'segmentation') {
+    if (c.data.kind === 'facesjs' && t.classes !== FACE_CLASSES.length) bad('classes', `the face world's label maps have ${FACE_CLASSES.length} classes (FACE_CLASSES), got ${t.classes}`);
+    if (c.data.kind !== 'facesjs' && !t.pairedPath) bad('pairedPath', `segmentation needs label maps: a folder of colour-coded maps named like the images (data.kind ${c.data.kind})`);
+  }
 }
 
 function describeIssue(i: z.core.$ZodIssue): string {
@@ -203,7 +279,7 @@ function describeIssue(i: z.core.$ZodIssue): string {
 function namedWeightFiles(c: Config): [string, string][] {
   const out: [string, string][] = [];
   for (const keyPath of PATH_KEYS) {
-    if (keyPath[0] === 'data') continue;
+    if (keyPath[0] === 'data' || keyPath[0] === 'task') continue;
     let node: unknown = c;
     for (const k of keyPath) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[k] : undefined;
     if (typeof node === 'string') out.push([keyPath.join('.'), node]);
@@ -221,6 +297,7 @@ function checkFiles(c: Config, file: string): void {
     if (!c.data.path) throw new ConfigError(`${file}: data.path is required when data.kind is 'folder' (or use data.kind: synthetic)`);
     if (!fs.existsSync(c.data.path)) missing.push(`data.path: ${c.data.path}`);
   }
+  if (c.task && 'pairedPath' in c.task && c.task.pairedPath && !fs.existsSync(c.task.pairedPath)) missing.push(`task.pairedPath: ${c.task.pairedPath}`);
   if (c.stages > 1 && c.previousStages.length !== c.stages - 1) {
     throw new ConfigError(`${file}: stages is ${c.stages}, so previousStages must list ${c.stages - 1} checkpoint(s), got ${c.previousStages.length}`);
   }

@@ -10,3 +10,4 @@ export * from './workspace.js';
 export { experimentProject, isExperimentConfig } from '../naming.cjs';
 export * from './faces.js';
 export * from './directions.js';
+export * from './degrade.js';

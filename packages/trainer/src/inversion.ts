@@ -2,8 +2,11 @@
 // stages frozen, the generator frozen) -> L2 + LPIPS + ID + parsing -> Ranger/Adam.
 import { Rng, Scope, Tensor, meanImageScores, noGrad, ops } from '@sgi/core';
 import { CombinedLoss } from '@sgi/losses';
-import { FACE_SEEDS, buildExperiment, listImages, renderedFaces, sampleGeneratorImages, type Config, type Experiment } from '@sgi/experiment';
-import { FolderLoader, loadReadable, splitFiles } from './data.js';
+import {
+  FACE_SEEDS, buildExperiment, degradeSeeds, describeTask, evalDegradeSeeds, listImages, loadImage, renderedFaces, sampleGeneratorImages, taskInput,
+  type Config, type Experiment, type ImageOrigin,
+} from '@sgi/experiment';
+import { FolderLoader, splitFiles } from './data.js';
 import { makeOptimizer } from './optim/index.js';
 import type { TrainingTask, Validation } from './loop.js';
 
@@ -11,6 +14,10 @@ import type { TrainingTask, Validation } from './loop.js';
 interface ImageSource {
   batch(step: number): Promise<Float32Array>;
   validation(): Promise<Tensor>;
+  /** Where the images of batch `step` came from (face-world seeds, or files and flips), read after batch(step): paired task inputs. */
+  origin?(step: number): ImageOrigin;
+  /** Where the validation images came from, read after validation(). */
+  valOrigin?(): ImageOrigin;
   skipped?(): number;
   describe: string;
 }
@@ -21,13 +28,38 @@ function folderSource(c: Config, log: (line: string) => void): ImageSource {
   if (split.train.length === 0) throw new Error(`${c.data.path}: all ${files.length} images went to validation; lower data.val`);
   const loader = new FolderLoader(split.train, c.encoder.inputSize, c.train.batchSize, c.seed, c.data.flip, { onSkip: (f, why) => log(`skipped unreadable training image ${f}: ${why}`) });
   const valFiles = split.val.slice(0, c.train.valImages);
+  // the files of each loaded batch (unreadable ones replaced), until the task has read them
+  const loaded = new Map<number, ImageOrigin>();
+  let valRead: string[] = [];
   return {
-    batch: async (step) => (await loader.load(step)).data,
-    validation: async () => {
-      const v = await loadReadable(valFiles, c.encoder.inputSize, (f, why) => log(`skipped unreadable validation image ${f}: ${why}`));
-      if (!v) throw new Error(`${c.data.path}: none of the ${valFiles.length} validation image(s) could be read`);
-      return v;
+    batch: async (step) => {
+      const { data, files } = await loader.load(step);
+      loaded.set(step, { files, flips: loader.filesAt(step).flips });
+      return data;
     },
+    origin: (step) => {
+      const o = loaded.get(step) ?? {};
+      loaded.delete(step);
+      return o;
+    },
+    validation: async () => {
+      const S = c.encoder.inputSize;
+      const imgs = await Promise.all(valFiles.map(async (f) => {
+        try {
+          return await loadImage(f, S);
+        } catch (e) {
+          log(`skipped unreadable validation image ${f}: ${(e as Error).message}`);
+          return null;
+        }
+      }));
+      valRead = valFiles.filter((_, i) => imgs[i]);
+      const ok = imgs.filter((x): x is Float32Array => x !== null);
+      if (ok.length === 0) throw new Error(`${c.data.path}: none of the ${valFiles.length} validation image(s) could be read`);
+      const data = new Float32Array(ok.length * 3 * S * S);
+      ok.forEach((img, i) => data.set(img, i * 3 * S * S));
+      return Tensor.fromArray(data, [ok.length, 3, S, S]);
+    },
+    valOrigin: () => ({ files: valRead }),
     skipped: () => loader.skipped.size,
     describe: `${split.train.length} training / ${split.val.length} validation images from ${c.data.path}`,
   };
@@ -58,10 +90,13 @@ function syntheticSource(c: Config, exp: Experiment): ImageSource {
 export function facesSource(c: Config, size: number): ImageSource & { first(step: number): number } {
   const B = c.train.batchSize;
   const first = (step: number) => FACE_SEEDS.train + ((c.seed * 1000003 + step * B) % (FACE_SEEDS.heldOut - B));
+  const seeds = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
   return {
     first,
     batch: (step) => renderedFaces(first(step), B, size),
+    origin: (step) => ({ faceSeeds: seeds(first(step), B) }),
     validation: async () => Tensor.fromArray(await renderedFaces(FACE_SEEDS.heldOut, c.train.valImages, size), [c.train.valImages, 3, size, size]),
+    valOrigin: () => ({ faceSeeds: seeds(FACE_SEEDS.heldOut, c.train.valImages) }),
     describe: `faces of the built-in world rendered on the fly (validation: ${c.train.valImages} held-out faces)`,
   };
 }
@@ -80,24 +115,34 @@ export function validationGrid(inputs: Tensor, outputs: Tensor[], rows = 4): Pic
   return { grid, cols: 1 + outs.length, size: inputs.shape[3]! };
 }
 
-/** Validation of the inversion: reconstructions of the held-out images, PSNR/SSIM on 8-bit values, LPIPS. */
-export function validate(exp: Experiment, loss: CombinedLoss, val: Tensor): Validation {
+/**
+ * Validation of the inversion: reconstructions of the held-out images, PSNR/SSIM on 8-bit values,
+ * LPIPS. With a task, the encoder sees `val` (the degraded images) and the output is scored against
+ * the clean `target`; the grid shows input | each stage | target.
+ */
+export function validate(exp: Experiment, loss: CombinedLoss, val: Tensor, target: Tensor = val): Validation {
   return noGrad(() => {
     const wasTraining = exp.model.training;
     exp.model.eval();
     const { images } = exp.model.forward(val, { withImages: true });
     if (wasTraining) exp.stages[exp.stages.length - 1]!.train();
     const y = images[images.length - 1]!;
-    const scores = meanImageScores(val, y);
-    const lpips = loss.lpips ? ops.mean(loss.lpips.distance(y, val)).item() : undefined;
-    const picture = validationGrid(val, images);
+    const scores = meanImageScores(target, y);
+    const lpips = loss.lpips ? ops.mean(loss.lpips.distance(y, target)).item() : undefined;
+    const picture = validationGrid(val, target === val ? images : [...images, target]);
     for (const t of images) t.release();
     return { ...scores, lpips, ...picture };
   });
 }
 
+/** A training batch: what the encoder sees and the clean images it must reproduce (the same array without a task). */
+export interface InversionBatch {
+  input: Float32Array;
+  target: Float32Array;
+}
+
 /** The task of training the last encoder stage of `c`. */
-export async function inversionTask(c: Config, runsRoot: string, log: (line: string) => void): Promise<TrainingTask<Float32Array>> {
+export async function inversionTask(c: Config, runsRoot: string, log: (line: string) => void): Promise<TrainingTask<InversionBatch>> {
   const exp = buildExperiment(c, { runsRoot });
   const loss = new CombinedLoss({ ...c.loss, seed: c.seed });
   const stage = c.stages;
@@ -107,21 +152,40 @@ export async function inversionTask(c: Config, runsRoot: string, log: (line: str
   const data = c.data.kind === 'folder' ? folderSource(c, log) : c.data.kind === 'facesjs' ? facesSource(c, S) : syntheticSource(c, exp);
   const val = await data.validation();
   val.persistent = true;
+  // a task: the encoder sees degraded (or translated) images, seeded per step and image in
+  // training and by index in validation; the clean images stay the targets
+  const task = c.task;
+  let valInput = val;
+  let baseline = '';
+  if (task) {
+    const n = val.shape[0]!;
+    const input = await taskInput(task, val.toArray(), S, evalDegradeSeeds(n), data.valOrigin?.() ?? {});
+    valInput = Tensor.fromArray(input, [n, 3, S, S]);
+    valInput.persistent = true;
+    const b = noGrad(() => meanImageScores(val, valInput));
+    baseline = `, task ${describeTask(task)} (identity baseline on validation: PSNR ${b.psnr.toFixed(2)} dB, SSIM ${b.ssim.toFixed(3)})`;
+  }
   return {
-    describe: `stage ${stage} of ${c.stages}, ${trained.numParameters().toLocaleString('en-US')} trainable parameters, ${data.describe}`,
+    describe: `stage ${stage} of ${c.stages}, ${trained.numParameters().toLocaleString('en-US')} trainable parameters, ${data.describe}${baseline}`,
     randomInit: [...exp.randomInit, ...loss.randomInitialised],
     stage,
     optimizer: makeOptimizer(c.train, trained.parameters()),
     imagesPerStep: B,
     stateDict: () => exp.model.stateDict(),
     loadStateDict: (state, context) => exp.model.loadStateDict(state, { context }),
-    batch: (step) => data.batch(step),
-    loss: (batch, step) => {
-      const x = Tensor.fromArray(batch, [B, 3, S, S]);
-      const { images } = exp.model.forward(x, { trainFrom: stage, withImages: true, noise: c.train.noise, rng: new Rng(c.seed * 7919 + step) });
-      return loss.forward(images[images.length - 1]!, x);
+    batch: async (step) => {
+      const target = await data.batch(step);
+      const origin = data.origin?.(step) ?? {};
+      if (!task) return { input: target, target };
+      return { input: await taskInput(task, target, S, degradeSeeds(c.seed, step, B), origin), target };
     },
-    validate: () => validate(exp, loss, val),
+    loss: (batch, step) => {
+      const y = Tensor.fromArray(batch.target, [B, 3, S, S]);
+      const x = batch.input === batch.target ? y : Tensor.fromArray(batch.input, [B, 3, S, S]);
+      const { images } = exp.model.forward(x, { trainFrom: stage, withImages: true, noise: c.train.noise, rng: new Rng(c.seed * 7919 + step) });
+      return loss.forward(images[images.length - 1]!, y);
+    },
+    validate: () => validate(exp, loss, valInput, val),
     skipped: data.skipped,
   };
 }
