@@ -12,3 +12,5 @@ export * from './video.js';
 export * from './frames.js';
 export * from './hide.js';
 export * as stego from './stego/index.js';
+export * from './restore.js';
+export * as align from './align/index.js';

@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { runTrain, trainCommand } from './commands/train.js';
 import { convertCommand } from './commands/convert.js';
 import { infoCommand } from './commands/info.js';
+import { alignCommand } from './commands/align.js';
 import { invertCommand } from './commands/invert.js';
 import { sweepCommand } from './commands/sweep.js';
 import { tableCommand } from './commands/table.js';
@@ -17,13 +18,14 @@ import { interpolateCommand } from './commands/interpolate.js';
 import { mixCommand } from './commands/mix.js';
 import { swapCommand } from './commands/swap.js';
 import { videoCommand } from './commands/video.js';
+import { restoreCommand } from './commands/restore.js';
 
 let cli = yargs(hideBin(process.argv)).scriptName('sgi').usage('$0 <command> [options]')
   .wrap(Math.min(120, Math.max(100, process.stdout.columns ?? 100)));
 // the order of `sgi --help`: inversion, the applications (Section 5), training and evaluation, tools
 const COMMANDS = [
-  infoCommand, invertCommand,
-  editCommand, directionsCommand, interpolateCommand, mixCommand, swapCommand, videoCommand, hideCommand, revealCommand,
+  infoCommand, alignCommand, invertCommand,
+  editCommand, directionsCommand, interpolateCommand, mixCommand, swapCommand, videoCommand, restoreCommand, hideCommand, revealCommand,
   trainCommand, sweepCommand, tableCommand, worldCommand,
   convertCommand,
 ];

@@ -16,7 +16,8 @@ const faces = path.join(repo, 'data/faces');
 /** What the user sees in `sgi --help` (each command's usage line) and in `sgi <command> --help`. */
 const COMMANDS: Record<string, { usage: string; options: string[]; positionals?: string[] }> = {
   info: { usage: 'sgi info', options: ['--config'] },
-  invert: { usage: 'sgi invert', options: ['--config', '--checkpoint', '--input', '--out'] },
+  align: { usage: 'sgi align', options: ['--input', '--out', '--size', '--all-faces', '--backend', '--detector', '--min-score'] },
+  invert: { usage: 'sgi invert', options: ['--config', '--checkpoint', '--input', '--out', '--align', '--paste-back', '--feather'] },
   train: { usage: 'sgi train', options: ['--config', '--run-dir', '--resume', '--overwrite', '--steps', '--stop-after'] },
   sweep: { usage: 'sgi sweep', options: ['--configs'] },
   table: {
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, { usage: string; options: string[]; positionals?:
   mix: { usage: 'sgi mix', options: ['--config', '--checkpoint', '--content', '--style', '--from', '--layer-index', '--out'] },
   swap: { usage: 'sgi swap', options: ['--config', '--checkpoint', '--source', '--target', '--out', '--feather'] },
   video: { usage: 'sgi video', options: ['--config', '--checkpoint', '--input', '--out', '--direction', '--strength', '--format'] },
+  restore: { usage: 'sgi restore', options: ['--config', '--checkpoint', '--input', '--out', '--degrade'] },
   hide: { usage: 'sgi hide', options: ['--config', '--checkpoint', '--secret', '--carrier', '--out', '--key', '--bits', '--height'] },
   reveal: { usage: 'sgi reveal', options: ['--config', '--checkpoint', '--stego', '--out', '--key'] },
 };
