@@ -16,7 +16,10 @@ function readConfig(root, file) {
   const raw = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
   if (!raw || typeof raw !== 'object') throw new Error(`${file}: a config must be a mapping of keys`);
   const list = Array.isArray(raw.previousStages) ? raw.previousStages.filter((p) => typeof p === 'string') : [];
-  return { name: raw.name, extends: typeof raw.extends === 'string' ? raw.extends : undefined, previousStages: list };
+  // weight files the config names (a retrained face generator must retrain what uses it)
+  const weights = [raw.generator?.checkpoint, raw.loss?.lpips?.linear, raw.loss?.lpips?.alexnet, raw.loss?.id?.checkpoint, raw.loss?.parsing?.checkpoint]
+    .filter((p) => typeof p === 'string');
+  return { name: raw.name, extends: typeof raw.extends === 'string' ? raw.extends : undefined, previousStages: list, weights };
 }
 
 const rel = (dir, p) => path.posix.normalize(path.posix.join(dir, p));
@@ -27,6 +30,10 @@ function configInputs(root, file, seen = new Set()) {
   seen.add(file);
   const cfg = readConfig(root, file);
   const dir = path.posix.dirname(file);
+  for (const w of cfg.weights) {
+    const f = rel(dir, w);
+    if (!f.startsWith('..') && fs.existsSync(path.join(root, f))) seen.add(f);
+  }
   if (cfg.extends) configInputs(root, rel(dir, cfg.extends), seen);
   for (const p of cfg.previousStages) if (/\.(ya?ml|json)$/.test(p)) configInputs(root, rel(dir, p), seen);
   return seen;
