@@ -14,3 +14,4 @@ export * from './hide.js';
 export * as stego from './stego/index.js';
 export * from './restore.js';
 export * as align from './align/index.js';
+export * as serve from './serve/index.js';

@@ -10,6 +10,7 @@ import { invertCommand } from './commands/invert.js';
 import { sweepCommand } from './commands/sweep.js';
 import { tableCommand } from './commands/table.js';
 import { worldCommand } from './commands/world.js';
+import { serveCommand } from './commands/serve.js';
 import { hideCommand } from './commands/hide.js';
 import { revealCommand } from './commands/reveal.js';
 import { editCommand } from './commands/edit.js';
@@ -26,7 +27,7 @@ let cli = yargs(hideBin(process.argv)).scriptName('sgi').usage('$0 <command> [op
 const COMMANDS = [
   infoCommand, alignCommand, invertCommand,
   editCommand, directionsCommand, interpolateCommand, mixCommand, swapCommand, videoCommand, restoreCommand, hideCommand, revealCommand,
-  trainCommand, sweepCommand, tableCommand, worldCommand,
+  trainCommand, sweepCommand, tableCommand, worldCommand, serveCommand,
   convertCommand,
 ];
 for (const add of COMMANDS) cli = add(cli);

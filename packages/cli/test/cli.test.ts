@@ -25,6 +25,7 @@ const COMMANDS: Record<string, { usage: string; options: string[]; positionals?:
     options: ['--suite', '--images', '--count', '--seed', '--ssim', '--id-network', '--id-checkpoint', '--lpips-alexnet', '--timing-runs', '--out'],
   },
   world: { usage: 'sgi world', options: ['--stages', '--directions', '--attributes', '--count', '--strength', '--out'] },
+  serve: { usage: 'sgi serve', options: ['--config', '--checkpoint', '--port', '--host', '--directions', '--lpips', '--lpips-alexnet', '--max-upload-mb', '--max-side', '--max-queue'] },
   convert: { usage: 'sgi convert <input> <output>', positionals: ['input', 'output'], options: ['--config'] },
   edit: { usage: 'sgi edit', options: ['--config', '--checkpoint', '--input', '--direction', '--attribute', '--strengths', '--relative', '--out'] },
   directions: { usage: 'sgi directions', options: ['--config', '--checkpoint', '--positive', '--negative', '--space', '--out'] },
