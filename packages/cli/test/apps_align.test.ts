@@ -4,20 +4,12 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { microInversion, tempDir } from '../../apps/test/micro.js';
+import { cli, repo, sgi } from './sgi.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const cli = path.join(repo, 'packages/cli/dist/main.js');
 const face = path.join(repo, 'data/faces/000002.png');
 
-function sgi(args: string[], env: Record<string, string> = {}) {
-  if (!fs.existsSync(cli)) throw new Error(`${cli} not found: the CLI is not built (run \`npx tsc -b packages/cli\`, or \`npm test\`, which builds first)`);
-  const r = spawnSync(process.execPath, [cli, ...args], { cwd: repo, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 180_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 describe('sgi align', () => {
   let dir: string;

@@ -5,21 +5,13 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { readNpy } from '@sgi/core';
 import { Inverter, stego } from '@sgi/apps';
 import { microFaces, microInversion, tempDir } from '../../apps/test/micro.js';
+import { cli, sgi } from './sgi.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const cli = path.join(repo, 'packages/cli/dist/main.js');
 
-function sgi(args: string[]) {
-  if (!fs.existsSync(cli)) throw new Error(`${cli} not found: the CLI is not built (run \`npx tsc -b packages/cli\`)`);
-  const r = spawnSync(process.execPath, [cli, ...args], { cwd: repo, encoding: 'utf8', timeout: 300_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 describe('sgi hide / sgi reveal', () => {
   let dir: string, config: string, secret: string, carrier: string;

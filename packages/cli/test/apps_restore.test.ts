@@ -4,23 +4,15 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { readNpy } from '@sgi/core';
 import { evalDegradeSeed, loadImage, taskInput } from '@sgi/experiment';
 import { Inverter, runRestore } from '@sgi/apps';
 import { microFaces, microInversion, tempDir } from '../../apps/test/micro.js';
+import { cli, sgi } from './sgi.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const cli = path.join(repo, 'packages/cli/dist/main.js');
 const S = 32;
 
-function sgi(args: string[], env: Record<string, string> = {}) {
-  if (!fs.existsSync(cli)) throw new Error(`${cli} not found: the CLI is not built (run \`npx tsc -b packages/cli\`, or \`npm test\`, which builds first)`);
-  const r = spawnSync(process.execPath, [cli, ...args], { cwd: repo, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 /** The micro config (2 stages, its checkpoint) with a task section appended. */
 function withTask(dir: string, name: string, task: string): string {

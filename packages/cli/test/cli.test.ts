@@ -3,13 +3,10 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { readSafetensors } from '@sgi/core';
+import { cli, repo, sgi } from './sgi.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const cli = path.join(repo, 'packages/cli/dist/main.js');
 const fixtures = path.resolve(repo, process.env.FIXTURES_DIR || 'fixtures');
 const faces = path.join(repo, 'data/faces');
 
@@ -39,12 +36,6 @@ const COMMANDS: Record<string, { usage: string; options: string[]; positionals?:
 };
 const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-function sgi(args: string[], env: Record<string, string> = {}) {
-  // `npm test` builds every package before vitest runs: a missing CLI fails each test, never skips it.
-  if (!fs.existsSync(cli)) throw new Error(`${cli} not found: the CLI is not built (run \`npx nx run cli:build\`, or \`npm test\`, which builds first)`);
-  const r = spawnSync(process.execPath, [cli, ...args], { cwd: repo, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 300_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 describe('sgi command line', () => {
   let dir: string;
