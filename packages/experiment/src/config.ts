@@ -317,7 +317,39 @@ export function configHash(c: Config): string {
   const { runDir: _runDir, description: _description, extends: _extends, ...rest } = structuredClone(c);
   const portable = mapPaths(rest as Config, portablePath);
   const { steps: _steps, ...train } = portable.train;
-  return createHash('sha256').update(JSON.stringify({ ...portable, train })).digest('hex').slice(0, 16);
+  // the weights themselves count: a run never resumes onto a retrained generator or loss network
+  const weights = namedWeightFiles(c).map(([key, file]) => [key, fileFingerprint(file)]);
+  return createHash('sha256').update(JSON.stringify({ ...portable, train, weights })).digest('hex').slice(0, 16);
+}
+
+const fingerprints = new Map<string, { size: number; mtimeMs: number; digest: string }>();
+
+/** SHA-256 of a file's content (cached per process by path, size and modification time); 'missing' if absent. */
+function fileFingerprint(file: string): string {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    return 'missing';
+  }
+  const hit = fingerprints.get(file);
+  if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.digest;
+  const h = createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 22);
+    for (let pos = 0; ; ) {
+      const n = fs.readSync(fd, buf, 0, buf.length, pos);
+      if (n <= 0) break;
+      h.update(buf.subarray(0, n));
+      pos += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  const digest = h.digest('hex').slice(0, 16);
+  fingerprints.set(file, { size: st.size, mtimeMs: st.mtimeMs, digest });
+  return digest;
 }
 
 /** A path as it is hashed: relative to its workspace, or its last two parts outside any workspace. */

@@ -84,6 +84,14 @@ describe('experiment configs', () => {
     expect(configHash(longer)).toBe(configHash(copies[0]!));
     longer.train.lr *= 2;
     expect(configHash(longer)).not.toBe(configHash(copies[0]!));
+    // a retrained generator (same path, other bytes) is another experiment: no resume onto it
+    const before = configHash(copies[1]!);
+    const gen = copies[1]!.generator.checkpoint!;
+    const bytes = fs.readFileSync(gen);
+    bytes[bytes.length - 1] ^= 1;
+    fs.writeFileSync(gen, bytes);
+    fs.utimesSync(gen, new Date(), new Date(Date.now() + 5000));
+    expect(configHash(copies[1]!)).not.toBe(before);
   });
 
   it('every shipped config round-trips through the config.json a run stores (resume reads it back)', () => {
