@@ -19,55 +19,19 @@
 // TF's 'same' padding of a stride-2 3x3 convolution on an even input is one row/column at the
 // bottom/right only; inputs are padded to a square and resized with TF's legacy bilinear resize
 // (source = destination * in / out), as the package does.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createRequire } from 'node:module';
-import { Scope, Tensor, halfToFloat, noGrad, ops, type Device } from '@sgi/core';
+import { Scope, Tensor, noGrad, ops, type Device } from '@sgi/core';
+import { faceApiModelDir as faceApiPackageModelDir, readTfjsWeights } from '@sgi/losses';
 import type { RgbImage } from './ffhq.js';
 
 /** The folder of @vladmandic/face-api's weights. */
 export function faceApiModelDir(): string {
-  const require = createRequire(import.meta.url);
-  let pkg: string;
-  try {
-    pkg = require.resolve('@vladmandic/face-api/package.json');
-  } catch {
-    throw new Error('face alignment: the npm package @vladmandic/face-api is not installed (run `npm install` in the repository root); its model/ folder holds the detector and landmark weights');
-  }
-  return path.join(path.dirname(pkg), 'model');
+  return faceApiPackageModelDir('face alignment', 'its model/ folder holds the detector and landmark weights');
 }
-
-interface WeightSpec { name: string; shape: number[]; dtype: string; quantization?: { dtype: string; scale?: number; min?: number } }
 
 /** A TFJS weights manifest (name e.g. 'tiny_face_detector_model') as float32 arrays with their TFJS shapes. */
 export function readTfjsModel(name: string, dir = faceApiModelDir()): Map<string, { shape: number[]; data: Float32Array }> {
-  const manifest = path.join(dir, `${name}-weights_manifest.json`);
-  if (!fs.existsSync(manifest)) throw new Error(`face alignment: ${manifest} not found (is @vladmandic/face-api complete?)`);
-  const groups = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { paths: string[]; weights: WeightSpec[] }[];
-  const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const g of groups) {
-    const buf = Buffer.concat(g.paths.map((p) => fs.readFileSync(path.join(dir, p))));
-    let at = 0;
-    for (const w of g.weights) {
-      const n = w.shape.reduce((a, b) => a * b, 1);
-      const q = w.quantization?.dtype;
-      const width = q === 'uint8' ? 1 : q === 'uint16' || q === 'float16' ? 2 : 4;
-      if (at + n * width > buf.length) throw new Error(`${manifest}: weight ${w.name} lies beyond the end of its shards`);
-      const data = new Float32Array(n);
-      const scale = w.quantization?.scale ?? 1, min = w.quantization?.min ?? 0;
-      for (let i = 0; i < n; i++) {
-        const o = at + i * width;
-        if (q === 'uint8') data[i] = buf[o]! * scale + min;
-        else if (q === 'uint16') data[i] = buf.readUInt16LE(o) * scale + min;
-        else if (q === 'float16') data[i] = halfToFloat(buf.readUInt16LE(o));
-        else if (w.dtype === 'float32') data[i] = buf.readFloatLE(o);
-        else throw new Error(`${manifest}: weight ${w.name} has unsupported dtype ${w.dtype}`);
-      }
-      out.set(w.name, { shape: w.shape, data });
-      at += n * width;
-    }
-  }
-  return out;
+  return readTfjsWeights(path.join(dir, `${name}-weights_manifest.json`));
 }
 
 /** TFJS weights on the engine: HWIO filters as OIHW, depthwise [kh, kw, C, 1] as [C, 1, kh, kw]. */

@@ -139,16 +139,24 @@ export class FaceRecognitionNet extends Module {
   }
 }
 
-/** Where the npm package keeps the weights. */
-export function defaultFaceApiManifest(): string {
+/**
+ * The model/ folder of the npm package @vladmandic/face-api (its TFJS networks and weights). A
+ * missing package is an error that says who needed it (`who`) and what it ships (`ships`).
+ */
+export function faceApiModelDir(who = 'face-api networks', ships = 'its model/ folder holds the TFJS weights'): string {
   const require = createRequire(import.meta.url);
   let pkg: string;
   try {
     pkg = require.resolve('@vladmandic/face-api/package.json');
   } catch {
-    throw new Error('face-api ID network: the npm package @vladmandic/face-api is not installed (run `npm install` in the repository root); it ships model/face_recognition_model-weights_manifest.json');
+    throw new Error(`${who}: the npm package @vladmandic/face-api is not installed (run \`npm install\` in the repository root); ${ships}`);
   }
-  return path.join(path.dirname(pkg), 'model', 'face_recognition_model-weights_manifest.json');
+  return path.join(path.dirname(pkg), 'model');
+}
+
+/** Where the npm package keeps the recognition network's weights. */
+export function defaultFaceApiManifest(): string {
+  return path.join(faceApiModelDir('face-api ID network', 'it ships model/face_recognition_model-weights_manifest.json'), 'face_recognition_model-weights_manifest.json');
 }
 
 interface TfjsWeightSpec {
