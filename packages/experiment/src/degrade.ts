@@ -27,7 +27,7 @@ import sharp from 'sharp';
 import { Rng } from '@sgi/core';
 import { renderSegmentation, renderSketch, sampleFace, segmentationColours, toChw } from '@sgi/faces';
 import type { TaskConfig } from './config.js';
-import { IMAGE_EXTENSIONS, hwcToChw, loadImage } from './images.js';
+import { IMAGE_EXTENSIONS, flipHorizontal, hwcToChw, loadImage } from './images.js';
 
 export type Task = TaskConfig;
 export type TaskKind = Task['kind'];
@@ -296,19 +296,6 @@ export async function loadTaskImage(task: Task | undefined, file: string, size: 
   }
 }
 
-function flipInPlace(data: Float32Array, offset: number, size: number): void {
-  for (let c = 0; c < 3; c++) {
-    for (let y = 0; y < size; y++) {
-      const row = offset + (c * size + y) * size;
-      for (let x = 0; x < size >> 1; x++) {
-        const a = data[row + x]!;
-        data[row + x] = data[row + size - 1 - x]!;
-        data[row + size - 1 - x] = a;
-      }
-    }
-  }
-}
-
 /** Where each image of a batch came from, for tasks with paired inputs. */
 export interface ImageOrigin {
   /** Face-world seeds (data.kind facesjs): sketches and label maps are rendered from the same faces. */
@@ -365,7 +352,7 @@ export async function taskInput(task: Task, clean: Float32Array, size: number, s
       const p = pairedFile(task, f);
       if (!p) throw new Error(`${task.kind}: no paired ${task.kind === 'sketch' ? 'sketch' : 'label map'} for ${f} in ${task.pairedPath} (the same file name is expected)`);
       out.set(await loadTaskImage(task, p, size), i * plane);
-      if (origin.flips?.[i]) flipInPlace(out, i * plane, size);
+      if (origin.flips?.[i]) flipHorizontal(out, i * plane, size, size);
     }));
     return out;
   }

@@ -63,6 +63,20 @@ export function chwToHwc(data: Float32Array, h: number, w: number, offset = 0): 
   return out;
 }
 
+/** Flips CHW images (batch-major) horizontally in place. */
+export function flipHorizontal(data: Float32Array, offset: number, h: number, w: number): void {
+  for (let c = 0; c < 3; c++) {
+    for (let y = 0; y < h; y++) {
+      const row = offset + (c * h + y) * w;
+      for (let x = 0; x < w >> 1; x++) {
+        const a = data[row + x]!;
+        data[row + x] = data[row + w - 1 - x]!;
+        data[row + w - 1 - x] = a;
+      }
+    }
+  }
+}
+
 /** Loads a list of files as one tensor batch (validation, evaluation). */
 export async function loadBatch(files: string[], size: number): Promise<Tensor> {
   const plane = 3 * size * size;

@@ -3,21 +3,9 @@
 // batch is requested before the current one is used, so decoding overlaps the (synchronous,
 // native) compute of the training step.
 import { Rng, Tensor } from '@sgi/core';
-import { loadImage } from '@sgi/experiment';
+import { flipHorizontal, loadImage } from '@sgi/experiment';
 
-/** Flips CHW images (batch-major) horizontally in place. */
-export function flipHorizontal(data: Float32Array, offset: number, h: number, w: number): void {
-  for (let c = 0; c < 3; c++) {
-    for (let y = 0; y < h; y++) {
-      const row = offset + (c * h + y) * w;
-      for (let x = 0; x < w >> 1; x++) {
-        const a = data[row + x]!;
-        data[row + x] = data[row + w - 1 - x]!;
-        data[row + w - 1 - x] = a;
-      }
-    }
-  }
-}
+export { flipHorizontal };
 
 export interface Batch {
   images: Tensor;
