@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Scope, Tensor, meanImageScores, noGrad, ops, readNpy } from '@sgi/core';
 import { ATTRIBUTES, FACE_CODE_DIM, encodeFaces, faceLabels, sampleFaces, type Attribute } from '@sgi/faces';
-import { FACE_SEEDS, buildExperiment, heldOutFaces, loadConfig, runCheckpoint, runDirFor, writeImageGrid, type Config } from '@sgi/experiment';
+import { FACE_EVAL_OFFSET, FACE_SEEDS, buildExperiment, heldOutFaces, loadConfig, runCheckpoint, runDirFor, writeImageGrid, type Config } from '@sgi/experiment';
 import { loadAttributeNet, predictAttributes, type FaceAttributeNet } from './face_attributes.js';
 import type { LpipsFn } from './evaluate.js';
 
@@ -45,8 +45,6 @@ export interface FaceWorldReport {
   picture: string;
 }
 
-const EVAL_OFFSET = 4096;
-
 /** W+ edit: code + strength * direction (direction [nLatent, D] broadcast over the batch). */
 export function editCodes(codes: Tensor, direction: Tensor, strength: number): Tensor {
   return ops.add(codes, ops.scale(direction, strength));
@@ -66,7 +64,7 @@ export async function faceWorldReport(o: FaceWorldOptions): Promise<FaceWorldRep
   const last = configs[configs.length - 1]!;
   if (last.generator.input !== 'facesjs') throw new Error(`${o.stageConfigs.at(-1)}: not a face-world config (generator.input must be facesjs)`);
   const size = last.encoder.inputSize;
-  const x = Tensor.fromArray(await heldOutFaces(o.count, size, EVAL_OFFSET), [o.count, 3, size, size]);
+  const x = Tensor.fromArray(await heldOutFaces(o.count, size, FACE_EVAL_OFFSET), [o.count, 3, size, size]);
   x.persistent = true;
   const scope = new Scope();
   let picture: { columns: Float32Array[] } = { columns: [] };
@@ -81,7 +79,7 @@ export async function faceWorldReport(o: FaceWorldOptions): Promise<FaceWorldRep
       });
       const { exp } = exps[exps.length - 1]!;
       const G = exp.generator;
-      const codes = Tensor.fromArray(encodeFaces(sampleFaces(FACE_SEEDS.heldOut + EVAL_OFFSET, o.count)), [o.count, FACE_CODE_DIM]);
+      const codes = Tensor.fromArray(encodeFaces(sampleFaces(FACE_SEEDS.heldOut + FACE_EVAL_OFFSET, o.count)), [o.count, FACE_CODE_DIM]);
       const drawn = noGrad(() => {
         const w = G.mapping(codes);
         const wPlus = ops.expand(ops.reshape(w, [o.count, 1, G.styleDim]), [o.count, G.nLatent, G.styleDim]);

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Rng, Scope, Tensor, tensorToImages, type SsimWindow } from '@sgi/core';
 import {
   FACE_SEEDS, buildExperiment, createProgress, experimentProjectOf, heldOutFaces, listImages, loadConfig, loadImage, runCheckpoint, runDirFor, sampleGeneratorImages, writeImageGrid,
-  type Config,
+  FACE_EVAL_OFFSET, type Config,
 } from '@sgi/experiment';
 import { TABLES } from './tables.js';
 import { environmentLine, evaluateMethod, type EvalOptions, type IdentityNetwork, type LpipsFn, type MethodResult } from './evaluate.js';
@@ -87,7 +87,7 @@ export async function runTable(o: TableOptions): Promise<{ report: TableReport; 
     const count = o.count ?? 32;
     if (cfg.data.kind === 'facesjs') {
       // the validation faces of training come first in the held-out range: evaluate on the ones after them
-      const offset = 4096 + o.seed * count;
+      const offset = FACE_EVAL_OFFSET + o.seed * count;
       files = await faceEvalSet(cfg, path.join(o.outDir, 'evalset'), count, offset);
       faceSeeds = files.map((_, i) => FACE_SEEDS.heldOut + offset + i);
       source = `${count} held-out faces of the built-in world (rendered by facesjs; seeds held-out+${offset}.., never drawn in training or validation)`;

@@ -7,7 +7,7 @@ import {
 } from '@sgi/core';
 import { loadConfig, runDirFor, type Config } from './config.js';
 import { readCheckpoint, runCheckpoint } from './checkpoint.js';
-import { FACE_SEEDS, faceCodes } from './faces.js';
+import { FACE_SEEDS, FACE_STATISTICS_SEED, faceCodes } from './faces.js';
 import { FACE_CODE_DIM } from '@sgi/faces';
 
 export interface Experiment {
@@ -82,7 +82,7 @@ export function buildGenerator(c: Config, randomInit: string[]): { generator: St
 export function meanLatent(generator: StyleGAN2Generator, c: Config, n: number): Tensor {
   if (c.generator.input !== 'facesjs') return noGrad(() => generator.meanLatent(n, new Rng(c.seed * 31 + 2)));
   return noGrad(() => {
-    const codes = faceCodes(FACE_SEEDS.train + 0x5eed0, n);
+    const codes = faceCodes(FACE_STATISTICS_SEED, n);
     const w = generator.mapping(codes);
     codes.release();
     const m = ops.mean(w, 0);

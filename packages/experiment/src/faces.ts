@@ -6,6 +6,20 @@ import { FACE_CODE_DIM, SEEDS, encodeFaces, renderBatch, sampleFaces } from '@sg
 /** Seeds of the world's splits (training, held-out evaluation, demos). */
 export { SEEDS as FACE_SEEDS } from '@sgi/faces';
 
+/**
+ * Held-out seeds before this offset are for validation during training; evaluation (tables, the
+ * face-world report) starts here, so no evaluated face was ever looked at while training.
+ */
+export const FACE_EVAL_OFFSET = 4096;
+
+/** The training faces the mean latent and the editing directions are computed over. */
+export const FACE_STATISTICS_SEED = SEEDS.train + 0x5eed0;
+
+/** First seed of the training faces of step `step` (batches of `batchSize`, never reaching the held-out range). */
+export function trainingFaceSeed(runSeed: number, step: number, batchSize: number): number {
+  return SEEDS.train + ((runSeed * 1000003 + step * batchSize) % (SEEDS.heldOut - batchSize));
+}
+
 /** Faces of seeds first .. first + count - 1, rendered at size: [count, 3, size, size] floats in [-1, 1]. */
 export function renderedFaces(first: number, count: number, size: number): Promise<Float32Array> {
   return renderBatch(sampleFaces(first, count), size);

@@ -3,7 +3,7 @@
 import { Rng, Scope, Tensor, meanImageScores, noGrad, ops } from '@sgi/core';
 import { CombinedLoss } from '@sgi/losses';
 import {
-  FACE_SEEDS, buildExperiment, degradeSeeds, describeTask, evalDegradeSeeds, listImages, loadImage, renderedFaces, sampleGeneratorImages, taskInput,
+  FACE_SEEDS, buildExperiment, degradeSeeds, describeTask, evalDegradeSeeds, listImages, loadImage, renderedFaces, sampleGeneratorImages, taskInput, trainingFaceSeed,
   type Config, type Experiment, type ImageOrigin,
 } from '@sgi/experiment';
 import { FolderLoader, splitFiles } from './data.js';
@@ -89,7 +89,7 @@ function syntheticSource(c: Config, exp: Experiment): ImageSource {
 /** Faces of the built-in world, each step new ones (seeded by step), validation on held-out faces. */
 export function facesSource(c: Config, size: number): ImageSource & { first(step: number): number } {
   const B = c.train.batchSize;
-  const first = (step: number) => FACE_SEEDS.train + ((c.seed * 1000003 + step * B) % (FACE_SEEDS.heldOut - B));
+  const first = (step: number) => trainingFaceSeed(c.seed, step, B);
   const seeds = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
   return {
     first,

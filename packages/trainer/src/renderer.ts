@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { Tensor, meanImageScores, noGrad, ops, serializeSafetensors, writeFileAtomic, type StyleGAN2Generator } from '@sgi/core';
 import { CombinedLoss } from '@sgi/losses';
 import {
-  FACE_SEEDS, buildGenerator, faceCodes, fitDirection, readCheckpoint, renderedFaces, runCheckpoint, runDirFor, writeDirection, type Config,
+  FACE_SEEDS, FACE_STATISTICS_SEED, buildGenerator, faceCodes, fitDirection, readCheckpoint, renderedFaces, runCheckpoint, runDirFor, trainingFaceSeed, writeDirection, type Config,
 } from '@sgi/experiment';
 import { ATTRIBUTES, FACE_CODE_DIM, encodeFaces, faceLabels, sampleFaces } from '@sgi/faces';
 import { makeOptimizer } from './optim/index.js';
@@ -37,7 +37,7 @@ function draw(generator: StyleGAN2Generator, codes: Tensor): Tensor {
  */
 export function exportGenerator(c: Config, generator: StyleGAN2Generator, file: string): void {
   const n = c.generator.meanLatentSamples;
-  const faces = sampleFaces(FACE_SEEDS.train + 0x5eed0, n);
+  const faces = sampleFaces(FACE_STATISTICS_SEED, n);
   const D = generator.styleDim;
   const w = noGrad(() => {
     const codes = Tensor.fromArray(encodeFaces(faces), [n, FACE_CODE_DIM]);
@@ -95,7 +95,7 @@ export async function rendererTask(c: Config): Promise<TrainingTask<RendererBatc
   const loss = new CombinedLoss({ ...c.loss, seed: c.seed });
   const S = c.generator.size, B = c.train.batchSize, V = c.train.valImages;
   if (c.encoder.inputSize !== S) throw new Error(`${c.name}: a renderer run compares the generator's ${S}x${S} images with renders at encoder.inputSize ${c.encoder.inputSize}: make them equal`);
-  const first = (step: number) => FACE_SEEDS.train + ((c.seed * 1000003 + step * B) % (FACE_SEEDS.heldOut - B));
+  const first = (step: number) => trainingFaceSeed(c.seed, step, B);
   const valImages = Tensor.fromArray(await renderedFaces(FACE_SEEDS.heldOut, V, S), [V, 3, S, S]);
   const valCodes = faceCodes(FACE_SEEDS.heldOut, V);
   valImages.persistent = true;
