@@ -20,30 +20,35 @@ export interface RunDirOptions {
 /** A run folder already holds a run and the caller asked neither to resume nor to overwrite it. */
 export class RunExistsError extends Error {}
 
-/** What a run folder holds: nothing, or a run (its config name and newest checkpoint step, if any). */
-export function describeRunDir(runDir: string): { exists: false } | { exists: true; name?: string; step?: number } {
+/**
+ * What a run folder holds: nothing, or a run (its config name and its newest usable checkpoint with
+ * that checkpoint's step, if any; `warn` hears about unreadable checkpoints skipped on the way).
+ */
+export function describeRunDir(runDir: string, warn?: (msg: string) => void): { exists: false } | { exists: true; name?: string; latest: string | null; step?: number } {
   if (!fs.existsSync(runDir)) return { exists: false };
   const entries = fs.readdirSync(runDir);
   if (!entries.some((e) => e === 'config.json' || e === 'metrics.jsonl' || e === 'checkpoints')) return { exists: false };
   let name: string | undefined;
   try { name = (JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')) as { name?: string }).name; } catch { /* no config yet */ }
-  const latest = latestCheckpoint(runDir);
-  return { exists: true, name, step: latest ? readCheckpointMeta(latest)?.step : undefined };
+  const latest = latestCheckpoint(runDir, warn);
+  return { exists: true, name, latest, step: latest ? readCheckpointMeta(latest)?.step : undefined };
 }
 
 /** Decides how a run starts in its folder: fresh, resumed from a checkpoint, or refused. */
 export function prepareRunDir(c: Config, runDir: string, opts: RunDirOptions, say: (l: string) => void): string | null {
-  const held = describeRunDir(runDir);
+  // the newest checkpoint is read (and checked) once, here
+  const held = describeRunDir(runDir, opts.resume ? say : undefined);
   const wipe = (why: string) => {
     say(`${why}: deleting the earlier run in ${runDir} (--overwrite)`);
     fs.rmSync(runDir, { recursive: true, force: true });
   };
   if (held.exists && opts.resume) {
-    const latest = latestCheckpoint(runDir, say);
+    const latest = held.latest;
     const meta = latest ? readCheckpointMeta(latest) : null;
-    if (latest && meta && meta.configHash === configHash(c)) return latest;
+    const hash = configHash(c);
+    if (latest && meta && meta.configHash === hash) return latest;
     if (latest && meta && !opts.overwrite) {
-      throw new RunExistsError(`${runDir} holds a run written with a different config (hash ${meta.configHash}, now ${configHash(c)}); ` +
+      throw new RunExistsError(`${runDir} holds a run written with a different config (hash ${meta.configHash}, now ${hash}); ` +
         'resume it with the config it was trained with, start over with --overwrite (deletes it), or choose another folder with --run-dir');
     }
     if (latest) wipe('the folder holds a run of a different config');
