@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { IMAGE_BACKGROUND, chwToHwc, hwcToChw, listImages, loadImage } from '@sgi/experiment';
+import { encodeAnimation } from './animation.js';
 
 /** How a video is stored: an animated image, a folder of frames, or an MP4 (through ffmpeg). */
 export type VideoKind = 'gif' | 'webp' | 'frames' | 'mp4';
@@ -161,19 +162,12 @@ export async function writeAnimated(file: string, frames: Uint8Array[], size: nu
   const ext = path.extname(file).toLowerCase();
   if (ext !== '.gif' && ext !== '.webp') throw new Error(`${file}: animations are written as .gif or .webp`);
   const page = size * size * 3;
-  const all = Buffer.alloc(page * frames.length);
   frames.forEach((f, i) => {
     if (f.length !== page) throw new Error(`${file}: frame ${i} has ${f.length} bytes, not ${size}x${size}x3`);
-    all.set(f, i * page);
   });
   const delay = typeof delays === 'number' ? frames.map(() => delays) : delays.map((d) => Math.max(0, Math.min(65535, Math.round(d))));
   if (delay.length !== frames.length) throw new Error(`${file}: ${delay.length} delays for ${frames.length} frames`);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const img = sharp(all, { raw: { width: size, height: size * frames.length, channels: 3, pageHeight: size } });
-  await (ext === '.gif'
-    ? img.gif({ delay, loop, keepDuplicateFrames: true, effort: 7 })
-    : img.webp({ delay, loop, lossless: true })
-  ).toFile(file);
+  await encodeAnimation(file, frames, size, size, { delay, loop }, { lossless: true }, { keepDuplicateFrames: true, effort: 7 });
 }
 
 /**
