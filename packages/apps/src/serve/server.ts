@@ -188,28 +188,16 @@ export async function startServer(opts: ServeOptions): Promise<ServeServer> {
       return;
     }
     const json = async () => readJson(req);
-    if (p === '/api/edit') {
+    // the routes that answer with one image: their body picks the session call
+    const imageRoutes: Record<string, (b: any) => () => { image: Float32Array }> = {
+      '/api/edit': (b) => () => session.edit(b.face, b.strengths ?? {}),
+      '/api/interpolate': (b) => () => session.interpolate(b.a, b.b, b.lambda),
+      '/api/mix': (b) => () => session.mix(b.content, b.style, b.layer),
+    };
+    const imageRoute = imageRoutes[p];
+    if (imageRoute) {
       only('POST');
-      const r = await engine(req, async () => {
-        const b = await json();
-        return () => session.edit(b.face, b.strengths ?? {});
-      });
-      return sendJson(res, 200, { image: await pngDataUrl(r.image, inv.size) });
-    }
-    if (p === '/api/interpolate') {
-      only('POST');
-      const r = await engine(req, async () => {
-        const b = await json();
-        return () => session.interpolate(b.a, b.b, b.lambda);
-      });
-      return sendJson(res, 200, { image: await pngDataUrl(r.image, inv.size) });
-    }
-    if (p === '/api/mix') {
-      only('POST');
-      const r = await engine(req, async () => {
-        const b = await json();
-        return () => session.mix(b.content, b.style, b.layer);
-      });
+      const r = await engine(req, async () => imageRoute(await json()));
       return sendJson(res, 200, { image: await pngDataUrl(r.image, inv.size) });
     }
     if (p === '/api/swap') {
