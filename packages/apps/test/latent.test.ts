@@ -8,9 +8,8 @@ import {
   Inverter, absoluteStrengths, attributeDirection, directionFromImages, directionInfo, editCodes, editImage, fitLatentDirection,
   interpolateCodes, meanOverLayers, mixCodes, mixLayerIndex, parseStrengths, readLatent, writeAnimation, writeLatent, type Latent,
 } from '../src/index.js';
-import { microFaces, microInversion, tempDir } from './micro.js';
+import { bits, microSession } from './micro.js';
 
-const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 const N = 8, D = 16, S = 32;
 
 describe('latent-space applications', () => {
@@ -21,11 +20,7 @@ describe('latent-space applications', () => {
   const latent = (data: Float32Array): Latent => ({ shape: [N, D], data });
 
   beforeAll(async () => {
-    dir = tempDir('latent');
-    const { config } = microInversion(dir);
-    inv = Inverter.load(config, { runsRoot: dir });
-    faces = await microFaces(dir, 6);
-    imgs = await Promise.all(faces.map((f) => inv.readImage(f)));
+    ({ dir, inv, faces, imgs } = await microSession('latent', 6));
   });
   afterAll(() => inv?.release());
 

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { buildExperiment, loadConfig, renderedFaces, writeCheckpoint, writeImageGrid, FACE_SEEDS } from '@sgi/experiment';
+import { Inverter } from '../src/index.js';
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `sgi-apps-${prefix}-`));
@@ -45,4 +46,17 @@ export async function microFaces(dir: string, count: number, size = 32): Promise
     files.push(file);
   }
   return files;
+}
+
+/** The bits of a float array (to compare results bit for bit, -0 and NaN included). */
+export const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+
+/** What most application tests start from: a fresh folder, the micro inverter and `count` micro faces read at its size. */
+export async function microSession(prefix: string, count: number): Promise<{ dir: string; inv: Inverter; faces: string[]; imgs: Float32Array[] }> {
+  const dir = tempDir(prefix);
+  const { config } = microInversion(dir);
+  const inv = Inverter.load(config, { runsRoot: dir });
+  const faces = await microFaces(dir, count);
+  const imgs = await Promise.all(faces.map((f) => inv.readImage(f)));
+  return { dir, inv, faces, imgs };
 }

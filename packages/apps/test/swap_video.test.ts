@@ -11,9 +11,8 @@ import {
   DEFAULT_FACE_MASK, FFMPEG_MISSING, Inverter, faceMask, findExecutable, writeVideo, invertFrames, loadDirection, meanConsecutiveDifference, pasteFace, readVideo,
   runSwap, runVideo, swapFaces, writeAnimated,
 } from '../src/index.js';
-import { microFaces, microInversion, tempDir } from './micro.js';
+import { bits, microSession } from './micro.js';
 
-const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 const N = 8, D = 16, S = 32;
 
 describe('face swap and video', () => {
@@ -23,11 +22,7 @@ describe('face swap and video', () => {
   let imgs: Float32Array[];
 
   beforeAll(async () => {
-    dir = tempDir('swapvideo');
-    const { config } = microInversion(dir);
-    inv = Inverter.load(config, { runsRoot: dir });
-    faces = await microFaces(dir, 4);
-    imgs = await Promise.all(faces.map((f) => inv.readImage(f)));
+    ({ dir, inv, faces, imgs } = await microSession('swapvideo', 4));
   });
   afterAll(() => inv?.release());
 
