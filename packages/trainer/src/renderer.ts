@@ -8,7 +8,7 @@ import { CombinedLoss } from '@sgi/losses';
 import {
   FACE_SEEDS, FACE_STATISTICS_SEED, buildGenerator, faceCodes, fitDirection, readCheckpoint, renderedFaces, runCheckpoint, runDirFor, trainingFaceSeed, writeDirection, type Config,
 } from '@sgi/experiment';
-import { ATTRIBUTES, FACE_CODE_DIM, encodeFaces, faceLabels, sampleFaces } from '@sgi/faces';
+import { ATTRIBUTES, FACE_CODE_DIM, encodeFaces, faceLabels, renderBatch, sampleFaces } from '@sgi/faces';
 import { makeOptimizer } from './optim/index.js';
 import { validationGrid } from './inversion.js';
 import type { TrainingTask } from './loop.js';
@@ -108,7 +108,10 @@ export async function rendererTask(c: Config): Promise<TrainingTask<RendererBatc
     imagesPerStep: B,
     stateDict: () => generator.stateDict(),
     loadStateDict: (state, context) => generator.loadStateDict(state, { context }),
-    batch: async (step) => ({ codes: encodeFaces(sampleFaces(first(step), B)), images: await renderedFaces(first(step), B, S) }),
+    batch: async (step) => {
+      const faces = sampleFaces(first(step), B); // drawn once: their codes and their renders
+      return { codes: encodeFaces(faces), images: await renderBatch(faces, S) };
+    },
     loss: (batch) => {
       const x = Tensor.fromArray(batch.images, [B, 3, S, S]);
       const y = draw(generator, Tensor.fromArray(batch.codes, [B, FACE_CODE_DIM]));
