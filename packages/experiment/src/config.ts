@@ -84,6 +84,12 @@ export const TrainSchema = z.strictObject({
   betas: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]).optional(),
   batchSize: z.number().int().positive().default(4),
   steps: z.number().int().positive().default(1000),
+  /**
+   * Cosine ramp-down of the learning rate over this last fraction of train.steps (as StyleGAN's
+   * projector does): lr stays at train.lr until step (1 - lrRampDown) * steps, then falls to 0 at
+   * the last step. Like steps, it plans how training ends: changing either continues the same run.
+   */
+  lrRampDown: z.number().gt(0).max(1).optional(),
   logEvery: z.number().int().positive().default(10),
   valEvery: z.number().int().positive().default(200),
   valImages: z.number().int().positive().default(16),
@@ -307,16 +313,26 @@ function checkFiles(c: Config, file: string): void {
   }
 }
 
+/** The learning rate of step `step` (1-based): train.lr, cosine-ramped down to 0 over the last lrRampDown of the steps. */
+export function learningRateAt(t: Pick<Config['train'], 'lr' | 'steps' | 'lrRampDown'>, step: number): number {
+  if (!t.lrRampDown) return t.lr;
+  const start = (1 - t.lrRampDown) * t.steps;
+  if (step <= start) return t.lr;
+  const f = Math.min(1, (step - start) / (t.steps - start));
+  return t.lr * 0.5 * (1 + Math.cos(Math.PI * f));
+}
+
 /**
  * Hash of what determines the training (stored in checkpoints; a resumed run must match it).
- * Where the run is written (runDir), the description, the step count (training longer resumes)
- * and where the workspace lies do not count: file paths are hashed relative to their workspace
- * (the nearest folder with nx.json), so a moved or re-cloned workspace still resumes.
+ * Where the run is written (runDir), the description, the step count and the lr ramp-down
+ * (training longer resumes) and where the workspace lies do not count: file paths are hashed
+ * relative to their workspace (the nearest folder with nx.json), so a moved or re-cloned workspace
+ * still resumes.
  */
 export function configHash(c: Config): string {
   const { runDir: _runDir, description: _description, extends: _extends, ...rest } = structuredClone(c);
   const portable = mapPaths(rest as Config, portablePath);
-  const { steps: _steps, ...train } = portable.train;
+  const { steps: _steps, lrRampDown: _lrRampDown, ...train } = portable.train;
   // the weights themselves count: a run never resumes onto a retrained generator or loss network
   const weights = namedWeightFiles(c).map(([key, file]) => [key, fileFingerprint(file)]);
   return createHash('sha256').update(JSON.stringify({ ...portable, train, weights })).digest('hex').slice(0, 16);

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, ConfigError, configHash, resolvedConfig } from '../src/index.js';
+import { loadConfig, ConfigError, configHash, learningRateAt, resolvedConfig, TrainSchema } from '../src/index.js';
 import { microConfig, tempDir } from './micro.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -69,7 +69,7 @@ describe('experiment configs', () => {
     expect(() => loadConfig(g)).toThrow(/loss\.id\.checkpoint: .*gone\/ir_se50\.pth/);
   });
 
-  it('the hash ignores where the workspace lies, the run folder and the step count', () => {
+  it('the hash ignores where the workspace lies, the run folder, the step count and the lr ramp-down', () => {
     const copies = [tempDir('ws-a'), tempDir('ws-b')].map((ws) => {
       fs.writeFileSync(path.join(ws, 'nx.json'), '{}');
       fs.cpSync(path.join(repo, 'configs'), path.join(ws, 'configs'), { recursive: true });
@@ -81,6 +81,7 @@ describe('experiment configs', () => {
     const longer = structuredClone(copies[0]!);
     longer.train.steps *= 2;
     longer.runDir = '/elsewhere/run';
+    longer.train.lrRampDown = 0.25;
     expect(configHash(longer)).toBe(configHash(copies[0]!));
     longer.train.lr *= 2;
     expect(configHash(longer)).not.toBe(configHash(copies[0]!));
@@ -92,6 +93,20 @@ describe('experiment configs', () => {
     fs.writeFileSync(gen, bytes);
     fs.utimesSync(gen, new Date(), new Date(Date.now() + 5000));
     expect(configHash(copies[1]!)).not.toBe(before);
+  });
+
+  it('learningRateAt keeps train.lr, then ramps it down by a cosine to 0 at the last step', () => {
+    const t = { lr: 0.01, steps: 1000 };
+    expect(learningRateAt(t, 1)).toBe(0.01);
+    expect(learningRateAt(t, 1000)).toBe(0.01);
+    const r = { ...t, lrRampDown: 0.4 };
+    expect(learningRateAt(r, 600)).toBe(0.01);
+    expect(learningRateAt(r, 800)).toBeCloseTo(0.005, 12);
+    expect(learningRateAt(r, 700)).toBeCloseTo(0.01 * (0.5 + 0.5 * Math.cos(Math.PI / 4)), 12);
+    expect(learningRateAt(r, 1000)).toBeCloseTo(0, 12);
+    for (let s = 601; s <= 1000; s++) expect(learningRateAt(r, s)).toBeLessThan(learningRateAt(r, s - 1));
+    expect(() => TrainSchema.parse({ lrRampDown: 0 })).toThrow();
+    expect(() => TrainSchema.parse({ lrRampDown: 1.5 })).toThrow();
   });
 
   it('every shipped config round-trips through the config.json a run stores (resume reads it back)', () => {

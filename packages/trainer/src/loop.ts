@@ -7,8 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Scope, Tensor, native, writeFileAtomic, DiskFullError, type HostTensor } from '@sgi/core';
 import {
-  bestCheckpointPath, configHash, createProgress, markBest, pruneCheckpoints, readCheckpoint, resolvedConfig, runDirFor,
-  stepCheckpointPath, writeCheckpoint, writeImageGrid, type Config,
+  bestCheckpointPath, configHash, createProgress, learningRateAt, markBest, pruneCheckpoints, readCheckpoint,
+  resolvedConfig, runDirFor, stepCheckpointPath, writeCheckpoint, writeImageGrid, type Config,
 } from '@sgi/experiment';
 import { prepareRunDir, type RunDirOptions } from './run_dir.js';
 import type { Optimizer } from './optim/index.js';
@@ -157,6 +157,7 @@ export async function runTraining<B>(c: Config, opts: TrainOptions, makeTask: ()
     for (let step = startStep + 1; step <= end; step++) {
       const batch = await next!;
       next = step < end ? task.batch(step) : null; // load the next batch while this one computes
+      opt.lr = learningRateAt(c.train, step);
       const scope = new Scope();
       let terms: Record<string, number> = {};
       let totalLoss = 0;
@@ -182,7 +183,7 @@ export async function runTraining<B>(c: Config, opts: TrainOptions, makeTask: ()
         const ips = imagesSince / Math.max(secs, 1e-9);
         const means = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / stepsSince]));
         const skipped = task.skipped?.();
-        writeMetrics({ step, kind: 'train', ...means, lr: c.train.lr, imagesPerSec: ips, ...(skipped ? { skippedImages: skipped } : {}) });
+        writeMetrics({ step, kind: 'train', ...means, lr: opt.lr, imagesPerSec: ips, ...(skipped ? { skippedImages: skipped } : {}) });
         progress.update(step, { loss: means.loss!.toFixed(4), 'img/s': ips.toFixed(1) });
         t0 = Date.now();
         imagesSince = 0;

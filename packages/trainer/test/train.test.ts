@@ -17,7 +17,7 @@ function finalWeights(file: string): Map<string, Float32Array> {
 describe('training', () => {
   it('lowers the loss and raises validation PSNR on the micro config', async () => {
     const dir = tempDir('train');
-    const c = loadConfig(microConfig(dir, 'learn', { train: { optimizer: 'ranger', lr: 0.003, batchSize: 4, steps: 60, logEvery: 10, valEvery: 30, valImages: 8, checkpointEvery: 30, keepLast: 2 } }));
+    const c = loadConfig(microConfig(dir, 'learn', { train: { optimizer: 'ranger', lr: 0.003, lrRampDown: 0.5, batchSize: 4, steps: 60, logEvery: 10, valEvery: 30, valImages: 8, checkpointEvery: 30, keepLast: 2 } }));
     const r = await train(c, { runsRoot: dir, quiet: true, tty: false });
     const lines = fs.readFileSync(path.join(r.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const trainLoss = lines.filter((l) => l.kind === 'train').map((l) => l.loss as number);
@@ -30,6 +30,11 @@ describe('training', () => {
     expect(fs.readdirSync(path.join(r.runDir, 'samples')).length).toBeGreaterThan(0);
     // every logged term is there
     expect(Object.keys(lines.find((l) => l.kind === 'train'))).toEqual(expect.arrayContaining(['l2', 'loss', 'lr', 'imagesPerSec']));
+    // the lr the optimizer used: constant for the first half, then the cosine ramp-down to 0
+    const lrs = lines.filter((l) => l.kind === 'train').map((l) => l.lr as number);
+    expect(lrs.slice(0, 3)).toEqual([0.003, 0.003, 0.003]);
+    expect(lrs[3]).toBeCloseTo(0.003 * (0.5 + 0.5 * Math.cos(Math.PI / 3)), 9);
+    expect(lrs[5]).toBeCloseTo(0, 9);
   });
 
   it('a run killed with SIGKILL and resumed ends with the same weights as an uninterrupted run', async () => {
