@@ -5,3 +5,4 @@ export * from './pickle.js';
 export * from './torch.js';
 export * from './checkpoint.js';
 export * from './atomic_file.js';
+export * as onnx from './onnx/index.js';
