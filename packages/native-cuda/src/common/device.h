@@ -29,6 +29,10 @@ void copy_to_device(float* dst, const float* src, size_t numel);
 void copy_to_host(float* dst, const float* src, size_t numel);
 void copy_device(float* dst, const float* src, size_t numel);
 void synchronize();
+// Data-parallel jobs (napi/collectives.cc): one GPU per local rank, chosen before any allocation;
+// whether the default stream has finished its work (polled with a deadline, never blocking).
+void set_device(int index);
+bool stream_idle();
 }  // namespace cuda
 
 // Thrown by dispatch when a CUDA tensor reaches a build without the CUDA backend.

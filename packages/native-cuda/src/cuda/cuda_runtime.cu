@@ -67,5 +67,17 @@ void copy_to_device(float* dst, const float* src, size_t n) { SGI_CUDA_CHECK(cud
 void copy_to_host(float* dst, const float* src, size_t n) { SGI_CUDA_CHECK(cudaMemcpy(dst, src, n * sizeof(float), cudaMemcpyDeviceToHost)); }
 void copy_device(float* dst, const float* src, size_t n) { SGI_CUDA_CHECK(cudaMemcpy(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice)); }
 void synchronize() { SGI_CUDA_CHECK(cudaDeviceSynchronize()); }
+#ifdef SGI_CUDA_EMU
+void set_device(int) {}             // one emulated device
+bool stream_idle() { return true; }  // the emulator runs every launch to completion
+#else
+void set_device(int index) { SGI_CUDA_CHECK(cudaSetDevice(index)); }
+bool stream_idle() {
+  cudaError_t e = cudaStreamQuery(0);
+  if (e == cudaErrorNotReady) return false;
+  SGI_CUDA_CHECK(e);
+  return true;
+}
+#endif
 
 }  // namespace sgi::cuda

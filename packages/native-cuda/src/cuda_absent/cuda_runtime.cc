@@ -17,4 +17,6 @@ void copy_to_device(float*, const float*, size_t) { no_cuda(); }
 void copy_to_host(float*, const float*, size_t) { no_cuda(); }
 void copy_device(float*, const float*, size_t) { no_cuda(); }
 void synchronize() {}
+void set_device(int) { no_cuda(); }
+bool stream_idle() { return true; }
 }  // namespace sgi::cuda

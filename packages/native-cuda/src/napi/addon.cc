@@ -11,6 +11,8 @@
 
 namespace sgi {
 
+Napi::Object dist_info(Napi::Env env);  // napi/collectives.cc: MPI and NCCL
+
 // fromArray(Float32Array, device) -> Storage (a copy)
 SGI_NAPI(fromArray) {
   Args args(info, "fromArray");
@@ -94,6 +96,9 @@ SGI_NAPI(info) {
   c.Set("cudnn", st.cudnn);
   if (!st.cudnn_reason.empty()) c.Set("cudnnReason", st.cudnn_reason);
   o.Set("cuda", c);
+  Napi::Object dist = dist_info(env);
+  o.Set("mpi", dist.Get("mpi"));
+  o.Set("nccl", dist.Get("nccl"));
   return o;
 }
 
