@@ -1,20 +1,22 @@
 #!/usr/bin/env node
 // Builds the addon with cmake-js in Node-API mode (no Node header download).
-// CUDA is compiled when nvcc is found, unless SGI_CUDA=OFF. SGI_BUILD_DIR picks another build folder.
+// CUDA is compiled when nvcc is found, unless SGI_CUDA=OFF. SGI_CUDA_EMU=ON compiles the CUDA
+// backend for the CPU emulator instead (src/cuda_emu). SGI_BUILD_DIR picks another build folder.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const cuda = (process.env.SGI_CUDA ?? 'ON').toUpperCase() === 'OFF' ? 'OFF' : 'ON';
+const emu = (process.env.SGI_CUDA_EMU ?? 'OFF').toUpperCase() === 'ON' ? 'ON' : 'OFF';
 const out = process.env.SGI_BUILD_DIR ?? 'build';
 const stamp = path.join(root, out, 'sgi-options.txt');
-const options = `SGI_CUDA=${cuda}`;
+const options = `SGI_CUDA=${cuda} SGI_CUDA_EMU=${emu}`;
 // cmake-js compile does not reconfigure: rebuild when the options changed.
 const previous = fs.existsSync(stamp) ? fs.readFileSync(stamp, 'utf8') : null;
 const verb = previous === options ? 'compile' : 'rebuild';
 const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
-const args = [cmakeJs, verb, '-O', out, `--CDSGI_CUDA=${cuda}`, '--parallel', '2'];
+const args = [cmakeJs, verb, '-O', out, `--CDSGI_CUDA=${cuda}`, `--CDSGI_CUDA_EMU=${emu}`, '--parallel', '2'];
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 if (r.status !== 0) process.exit(r.status ?? 1);
 fs.writeFileSync(stamp, options);

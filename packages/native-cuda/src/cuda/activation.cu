@@ -92,7 +92,7 @@ dim3 channel_grid(long long n, long long s, long long c) {
 void prelu_forward(int64_t n, int64_t c, int64_t s, const float* x, const float* w, float* y) {
   const long long total = n * c * s;
   if (total == 0) return;
-  prelu_forward_kernel<<<blocks_for(total), kThreads>>>(total, c, s, x, w, y);
+  SGI_LAUNCH(blocks_for(total), kThreads, prelu_forward_kernel)(total, c, s, x, w, y);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
@@ -101,9 +101,9 @@ void prelu_backward(int64_t n, int64_t c, int64_t s, const float* x, const float
   if (c == 0) return;
   if (gw) {
     SGI_CUDA_CHECK(cudaMemsetAsync(gw, 0, size_t(c) * sizeof(float)));
-    prelu_backward_channel_kernel<<<channel_grid(n, s, c), kReduceThreads>>>(n, c, s, x, w, gy, gx, gw);
+    SGI_LAUNCH(channel_grid(n, s, c), kReduceThreads, prelu_backward_channel_kernel)(n, c, s, x, w, gy, gx, gw);
   }
-  else if (gx && total > 0) prelu_backward_x_kernel<<<blocks_for(total), kThreads>>>(total, c, s, x, w, gy, gx);
+  else if (gx && total > 0) SGI_LAUNCH(blocks_for(total), kThreads, prelu_backward_x_kernel)(total, c, s, x, w, gy, gx);
   else return;
   SGI_CUDA_LAUNCH_CHECK();
 }
@@ -111,7 +111,7 @@ void prelu_backward(int64_t n, int64_t c, int64_t s, const float* x, const float
 void fused_leaky_relu_forward(int64_t n, int64_t c, int64_t s, const float* x, const float* bias, float slope, float gain, float* y) {
   const long long total = n * c * s;
   if (total == 0) return;
-  flrelu_forward_kernel<<<blocks_for(total), kThreads>>>(total, c, s, x, bias, gain, slope * gain, y);
+  SGI_LAUNCH(blocks_for(total), kThreads, flrelu_forward_kernel)(total, c, s, x, bias, gain, slope * gain, y);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
@@ -121,9 +121,9 @@ void fused_leaky_relu_backward(int64_t n, int64_t c, int64_t s, const float* x, 
   if (c == 0) return;
   if (gbias) {
     SGI_CUDA_CHECK(cudaMemsetAsync(gbias, 0, size_t(c) * sizeof(float)));
-    flrelu_backward_channel_kernel<<<channel_grid(n, s, c), kReduceThreads>>>(n, c, s, x, bias, gy, gain, slope * gain, gx, gbias);
+    SGI_LAUNCH(channel_grid(n, s, c), kReduceThreads, flrelu_backward_channel_kernel)(n, c, s, x, bias, gy, gain, slope * gain, gx, gbias);
   }
-  else if (gx && total > 0) flrelu_backward_x_kernel<<<blocks_for(total), kThreads>>>(total, c, s, x, bias, gy, gain, slope * gain, gx);
+  else if (gx && total > 0) SGI_LAUNCH(blocks_for(total), kThreads, flrelu_backward_x_kernel)(total, c, s, x, bias, gy, gain, slope * gain, gx);
   else return;
   SGI_CUDA_LAUNCH_CHECK();
 }

@@ -105,7 +105,7 @@ bool use_cudnn(const Conv2dParams& p) { return fits_int(p) && cudnn_conv_availab
 void add_bias(const Conv2dParams& p, const float* b, float* y) {
   const int64_t P = p.oh * p.ow, total = p.n * p.k * P;
   if (!b || total == 0) return;
-  add_channel_bias_kernel<<<blocks_for(total), kThreads>>>(total, p.k, P, b, y);
+  SGI_LAUNCH(blocks_for(total), kThreads, add_channel_bias_kernel)(total, p.k, P, b, y);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
@@ -127,7 +127,7 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
       const float* xg = x + (n * p.c + gi * Cg) * p.h * p.w;
       const float* src = xg;
       if (!plain) {
-        im2col_kernel<<<blocks_for(Kdim * P), kThreads>>>(g, Cg, xg, col);
+        SGI_LAUNCH(blocks_for(Kdim * P), kThreads, im2col_kernel)(g, Cg, xg, col);
         SGI_CUDA_LAUNCH_CHECK();
         src = col;
       }
@@ -149,7 +149,7 @@ void conv2d_backward_input(const Conv2dParams& p, const float* w, const float* g
   for (int64_t n = 0; n < p.n; ++n)
     for (int64_t gi = 0; gi < G; ++gi) {
       gemm(true, false, Kdim, P, Kg, 1.f, w + gi * Kg * Kdim, Kdim, gy + (n * p.k + gi * Kg) * P, P, 0.f, col, P);
-      col2im_kernel<<<blocks_for(Cg * p.h * p.w), kThreads>>>(g, Cg, col, gx + (n * p.c + gi * Cg) * p.h * p.w);
+      SGI_LAUNCH(blocks_for(Cg * p.h * p.w), kThreads, col2im_kernel)(g, Cg, col, gx + (n * p.c + gi * Cg) * p.h * p.w);
       SGI_CUDA_LAUNCH_CHECK();
     }
 }
@@ -170,7 +170,7 @@ void conv2d_backward_weight(const Conv2dParams& p, const float* x, const float* 
       const float* xg = x + (n * p.c + gi * Cg) * p.h * p.w;
       const float* src = xg;
       if (!plain) {
-        im2col_kernel<<<blocks_for(Kdim * P), kThreads>>>(g, Cg, xg, col);
+        SGI_LAUNCH(blocks_for(Kdim * P), kThreads, im2col_kernel)(g, Cg, xg, col);
         SGI_CUDA_LAUNCH_CHECK();
         src = col;
       }
@@ -180,7 +180,7 @@ void conv2d_backward_weight(const Conv2dParams& p, const float* x, const float* 
 
 void conv2d_backward_bias(const Conv2dParams& p, const float* gy, float* gb) {
   if (p.k == 0) return;
-  bias_grad_kernel<<<unsigned(p.k), kThreads>>>(p.n, p.k, p.oh * p.ow, gy, gb);
+  SGI_LAUNCH(unsigned(p.k), kThreads, bias_grad_kernel)(p.n, p.k, p.oh * p.ow, gy, gb);
   SGI_CUDA_LAUNCH_CHECK();
 }
 

@@ -2,7 +2,11 @@
 // driver every call returns an ordinary error and status() reports the reason.
 #include <cuda_runtime.h>
 #include <dlfcn.h>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include "common/device.h"
 #include "cuda/cuda_check.h"
@@ -46,7 +50,11 @@ CudaStatus status() {
     cudaDeviceProp prop;
     if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) s.device_name = prop.name;
     s.available = true;
+#ifdef SGI_CUDA_EMU
+    s.cudnn_reason = "cuDNN not loaded: the emulated device runs the built-in kernels";
+#else
     s.cudnn = cudnn_load(&s.cudnn_reason);
+#endif
   });
   return s;
 }
@@ -67,6 +75,30 @@ void copy_to_device(float* dst, const float* src, size_t n) { SGI_CUDA_CHECK(cud
 void copy_to_host(float* dst, const float* src, size_t n) { SGI_CUDA_CHECK(cudaMemcpy(dst, src, n * sizeof(float), cudaMemcpyDeviceToHost)); }
 void copy_device(float* dst, const float* src, size_t n) { SGI_CUDA_CHECK(cudaMemcpy(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice)); }
 void synchronize() { SGI_CUDA_CHECK(cudaDeviceSynchronize()); }
+
+bool sync_every_launch() {
+  static const bool on = [] {
+    const char* v = std::getenv("SGI_CUDA_SYNC");
+    return v && *v && std::string(v) != "0";
+  }();
+  return on;
+}
+
+LaunchCheck::LaunchCheck(const char* kernel, const char* file, int line)
+    : kernel_(kernel), file_(file), line_(line), exceptions_(std::uncaught_exceptions()) {}
+
+LaunchCheck::~LaunchCheck() noexcept(false) {
+  if (std::uncaught_exceptions() > exceptions_) return;  // already unwinding: don't mask that error
+  cudaError_t err = cudaGetLastError();
+  const bool sync = sync_every_launch();
+  if (err == cudaSuccess && sync) err = cudaDeviceSynchronize();
+  if (err == cudaSuccess) return;
+  cudaGetLastError();
+  const char* file = std::strrchr(file_, '/') ? std::strrchr(file_, '/') + 1 : file_;
+  throw std::runtime_error(std::string("CUDA error: ") + cudaGetErrorString(err) + " (" + cudaGetErrorName(err) + ") in kernel " +
+                           kernel_ + " launched at " + file + ":" + std::to_string(line_) +
+                           (sync ? "" : " (an error inside a kernel may belong to an earlier launch: set SGI_CUDA_SYNC=1 to check after every launch)"));
+}
 #ifdef SGI_CUDA_EMU
 void set_device(int) {}             // one emulated device
 bool stream_idle() { return true; }  // the emulator runs every launch to completion

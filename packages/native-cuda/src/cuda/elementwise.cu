@@ -135,11 +135,11 @@ __global__ void binary_strided_kernel(Walk<I> w, int64_t n, const float* __restr
 template <BinaryOp OP>
 void binary_launch(const StridedShape& s, int64_t n, const float* a, const float* b, float* out) {
   if (s.ndim == 1 && s.stride_a[0] == 1 && s.stride_b[0] == 1) {
-    binary_contiguous_kernel<OP><<<blocks_for(n), kThreads>>>(n, a, b, out);
+    SGI_LAUNCH(blocks_for(n), kThreads, binary_contiguous_kernel<OP>)(n, a, b, out);
   } else if (fits32(s)) {
-    binary_strided_kernel<OP, int32_t><<<blocks_for(n), kThreads>>>(to_walk<int32_t>(s), n, a, b, out);
+    SGI_LAUNCH(blocks_for(n), kThreads, binary_strided_kernel<OP, int32_t>)(to_walk<int32_t>(s), n, a, b, out);
   } else {
-    binary_strided_kernel<OP, int64_t><<<blocks_for(n), kThreads>>>(to_walk<int64_t>(s), n, a, b, out);
+    SGI_LAUNCH(blocks_for(n), kThreads, binary_strided_kernel<OP, int64_t>)(to_walk<int64_t>(s), n, a, b, out);
   }
   SGI_CUDA_LAUNCH_CHECK();
 }
@@ -175,8 +175,8 @@ __global__ void strided_copy_kernel(Walk<I> w, int64_t n, const float* __restric
 
 template <CopyMode MODE>
 void strided_copy_launch(const StridedShape& s, int64_t n, const float* src, float* dst) {
-  if (fits32(s)) strided_copy_kernel<MODE, int32_t><<<blocks_for(n), kThreads>>>(to_walk<int32_t>(s), n, src, dst);
-  else strided_copy_kernel<MODE, int64_t><<<blocks_for(n), kThreads>>>(to_walk<int64_t>(s), n, src, dst);
+  if (fits32(s)) SGI_LAUNCH(blocks_for(n), kThreads, strided_copy_kernel<MODE, int32_t>)(to_walk<int32_t>(s), n, src, dst);
+  else SGI_LAUNCH(blocks_for(n), kThreads, strided_copy_kernel<MODE, int64_t>)(to_walk<int64_t>(s), n, src, dst);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
@@ -304,11 +304,11 @@ void reduce_launch(const StridedShape& kept, const StridedShape& red, bool rows,
   grid.y = unsigned(splits);
   double* partial = splits > 1 ? scratch(size_t(splits * n_out)) : nullptr;
   const Walk<I> wk = to_walk<I>(kept), wr = to_walk<I>(red);
-  if (rows) reduce_rows_kernel<I><<<grid, block>>>(wk, wr, n_out, n_red, chunk, x, out, partial);
-  else reduce_cols_kernel<I><<<grid, block>>>(wk, wr, n_out, n_red, chunk, x, out, partial);
+  if (rows) SGI_LAUNCH(grid, block, reduce_rows_kernel<I>)(wk, wr, n_out, n_red, chunk, x, out, partial);
+  else SGI_LAUNCH(grid, block, reduce_cols_kernel<I>)(wk, wr, n_out, n_red, chunk, x, out, partial);
   SGI_CUDA_LAUNCH_CHECK();
   if (partial) {
-    reduce_finish_kernel<<<blocks_for(n_out), kThreads>>>(n_out, int(splits), partial, out);
+    SGI_LAUNCH(blocks_for(n_out), kThreads, reduce_finish_kernel)(n_out, int(splits), partial, out);
     SGI_CUDA_LAUNCH_CHECK();
   }
 }
@@ -339,19 +339,19 @@ void binary_forward(BinaryOp op, const StridedShape& s, const float* a, const fl
 
 void unary_forward(UnaryOp op, int64_t n, const float* x, float alpha, float* y) {
   if (n <= 0) return;
-#define SGI_LAUNCH(OP) \
-  case UnaryOp::OP: unary_forward_kernel<UnaryOp::OP><<<blocks_for(n), kThreads>>>(n, x, alpha, y); break;
-  switch (op) { SGI_UNARY_CASES(SGI_LAUNCH) }
-#undef SGI_LAUNCH
+#define SGI_UNARY_CASE(OP) \
+  case UnaryOp::OP: SGI_LAUNCH(blocks_for(n), kThreads, unary_forward_kernel<UnaryOp::OP>)(n, x, alpha, y); break;
+  switch (op) { SGI_UNARY_CASES(SGI_UNARY_CASE) }
+#undef SGI_UNARY_CASE
   SGI_CUDA_LAUNCH_CHECK();
 }
 
 void unary_backward(UnaryOp op, int64_t n, const float* x, const float* y, const float* gy, float alpha, float* gx) {
   if (n <= 0) return;
-#define SGI_LAUNCH(OP) \
-  case UnaryOp::OP: unary_backward_kernel<UnaryOp::OP><<<blocks_for(n), kThreads>>>(n, x, y, gy, alpha, gx); break;
-  switch (op) { SGI_UNARY_CASES(SGI_LAUNCH) }
-#undef SGI_LAUNCH
+#define SGI_UNARY_CASE(OP) \
+  case UnaryOp::OP: SGI_LAUNCH(blocks_for(n), kThreads, unary_backward_kernel<UnaryOp::OP>)(n, x, y, gy, alpha, gx); break;
+  switch (op) { SGI_UNARY_CASES(SGI_UNARY_CASE) }
+#undef SGI_UNARY_CASE
   SGI_CUDA_LAUNCH_CHECK();
 }
 #undef SGI_UNARY_CASES
@@ -415,7 +415,7 @@ void sum_reduce(int ndim, const int64_t* shape, const uint8_t* reduce, const flo
 
 void fill(int64_t n, float value, float* out) {
   if (n <= 0) return;
-  fill_kernel<<<blocks_for(n), kThreads>>>(n, value, out);
+  SGI_LAUNCH(blocks_for(n), kThreads, fill_kernel)(n, value, out);
   SGI_CUDA_LAUNCH_CHECK();
 }
 

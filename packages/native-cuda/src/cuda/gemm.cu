@@ -97,10 +97,10 @@ void launch(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, cons
     const float* a = A + z0 * sa;
     const float* b = B + z0 * sb;
     float* c = C + z0 * sc;
-    if (!ta && !tb) sgemm_kernel<false, false><<<grid, kGemmThreads>>>(M, N, K, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc);
-    else if (!ta && tb) sgemm_kernel<false, true><<<grid, kGemmThreads>>>(M, N, K, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc);
-    else if (ta && !tb) sgemm_kernel<true, false><<<grid, kGemmThreads>>>(M, N, K, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc);
-    else sgemm_kernel<true, true><<<grid, kGemmThreads>>>(M, N, K, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc);
+    if (!ta && !tb) SGI_LAUNCH(grid, kGemmThreads, sgemm_kernel<false, false>)(M, N, K, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc);
+    else if (!ta && tb) SGI_LAUNCH(grid, kGemmThreads, sgemm_kernel<false, true>)(M, N, K, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc);
+    else if (ta && !tb) SGI_LAUNCH(grid, kGemmThreads, sgemm_kernel<true, false>)(M, N, K, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc);
+    else SGI_LAUNCH(grid, kGemmThreads, sgemm_kernel<true, true>)(M, N, K, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc);
     SGI_CUDA_LAUNCH_CHECK();
   }
 }
@@ -119,13 +119,13 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
 
 void add_bias_rows(int64_t M, int64_t N, const float* bias, float* C) {
   if (M <= 0 || N <= 0) return;
-  add_bias_rows_kernel<<<blocks_for(M * N), kThreads>>>(M, N, bias, C);
+  SGI_LAUNCH(blocks_for(M * N), kThreads, add_bias_rows_kernel)(M, N, bias, C);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
 void sum_rows(int64_t M, int64_t N, const float* g, float* gb) {
   if (N <= 0) return;
-  sum_rows_kernel<<<blocks_for(N), kThreads>>>(M, N, g, gb);
+  SGI_LAUNCH(blocks_for(N), kThreads, sum_rows_kernel)(M, N, g, gb);
   SGI_CUDA_LAUNCH_CHECK();
 }
 

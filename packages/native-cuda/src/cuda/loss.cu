@@ -92,13 +92,13 @@ __global__ void cosine_backward_kernel(long long rows, long long d, const float*
 void mse_forward(int64_t n, const float* a, const float* b, float* out) {
   SGI_CUDA_CHECK(cudaMemsetAsync(out, 0, sizeof(float)));
   if (n <= 0) return;
-  mse_forward_kernel<<<reduce_blocks(n), kReduceThreads>>>(n, a, b, 1.f / float(n), out);
+  SGI_LAUNCH(reduce_blocks(n), kReduceThreads, mse_forward_kernel)(n, a, b, 1.f / float(n), out);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
 void mse_backward(int64_t n, const float* a, const float* b, const float* g, float* ga, float* gb) {
   if (n <= 0 || (!ga && !gb)) return;
-  mse_backward_kernel<<<blocks_for(n), kThreads>>>(n, a, b, g, 2.f / float(n), ga, gb);
+  SGI_LAUNCH(blocks_for(n), kThreads, mse_backward_kernel)(n, a, b, g, 2.f / float(n), ga, gb);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
@@ -113,17 +113,17 @@ void cosine_loss_forward(int64_t rows, int64_t d, const float* a, const float* b
   if (splits > 256) splits = 256;
   for (long long r0 = 0; r0 < rows; r0 += 65535) {  // grid y is at most 65535
     const long long count = rows - r0 < 65535 ? rows - r0 : 65535;
-    cosine_sums_kernel<<<dim3(unsigned(splits), unsigned(count)), kReduceThreads>>>(d, a + r0 * d, b + r0 * d, stats + 3 * r0);
+    SGI_LAUNCH(dim3(unsigned(splits), unsigned(count)), kReduceThreads, cosine_sums_kernel)(d, a + r0 * d, b + r0 * d, stats + 3 * r0);
     SGI_CUDA_LAUNCH_CHECK();
   }
-  cosine_finish_kernel<<<1, kReduceThreads>>>(rows, stats, out);
+  SGI_LAUNCH(1, kReduceThreads, cosine_finish_kernel)(rows, stats, out);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
 void cosine_loss_backward(int64_t rows, int64_t d, const float* a, const float* b, const float* stats, const float* g, float* gb) {
   const long long total = rows * d;
   if (total <= 0) return;
-  cosine_backward_kernel<<<blocks_for(total), kThreads>>>(rows, d, a, b, stats, g, gb);
+  SGI_LAUNCH(blocks_for(total), kThreads, cosine_backward_kernel)(rows, d, a, b, stats, g, gb);
   SGI_CUDA_LAUNCH_CHECK();
 }
 

@@ -154,7 +154,7 @@ __global__ void pixel_norm_spatial_backward(long long n, long long c, long long 
 void batch_norm_forward(const BatchNormParams& p, const float* x, const float* weight, const float* bias,
                         float* running_mean, float* running_var, float* y, float* save_mean, float* save_invstd) {
   if (p.c <= 0) return;
-  bn_forward_kernel<<<unsigned(p.c), kReduceThreads>>>(p, x, weight, bias, running_mean, running_var, y, save_mean, save_invstd);
+  SGI_LAUNCH(unsigned(p.c), kReduceThreads, bn_forward_kernel)(p, x, weight, bias, running_mean, running_var, y, save_mean, save_invstd);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
@@ -162,21 +162,21 @@ void batch_norm_backward(const BatchNormParams& p, const float* x, const float* 
                          const float* save_mean, const float* save_invstd, float* gx, float* gweight, float* gbias) {
   if (p.c <= 0) return;
   const bool need_sums = gweight || gbias || (gx && p.training);
-  bn_backward_kernel<<<unsigned(p.c), kReduceThreads>>>(p, x, gy, weight, save_mean, save_invstd, gx, gweight, gbias, need_sums);
+  SGI_LAUNCH(unsigned(p.c), kReduceThreads, bn_backward_kernel)(p, x, gy, weight, save_mean, save_invstd, gx, gweight, gbias, need_sums);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
 void pixel_norm_forward(int64_t n, int64_t c, int64_t s, const float* x, float eps, float* y, float* inv) {
   if (n * c * s == 0) return;
-  if (s == 1) pixel_norm_rows_forward<<<unsigned(n), kReduceThreads>>>(c, x, eps, y, inv);
-  else pixel_norm_spatial_forward<<<blocks_for(n * s), kThreads>>>(n, c, s, x, eps, y, inv);
+  if (s == 1) SGI_LAUNCH(unsigned(n), kReduceThreads, pixel_norm_rows_forward)(c, x, eps, y, inv);
+  else SGI_LAUNCH(blocks_for(n * s), kThreads, pixel_norm_spatial_forward)(n, c, s, x, eps, y, inv);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
 void pixel_norm_backward(int64_t n, int64_t c, int64_t s, const float* x, const float* inv, const float* gy, float* gx) {
   if (n * c * s == 0) return;
-  if (s == 1) pixel_norm_rows_backward<<<unsigned(n), kReduceThreads>>>(c, x, inv, gy, gx);
-  else pixel_norm_spatial_backward<<<blocks_for(n * s), kThreads>>>(n, c, s, x, inv, gy, gx);
+  if (s == 1) SGI_LAUNCH(unsigned(n), kReduceThreads, pixel_norm_rows_backward)(c, x, inv, gy, gx);
+  else SGI_LAUNCH(blocks_for(n * s), kThreads, pixel_norm_spatial_backward)(n, c, s, x, inv, gy, gx);
   SGI_CUDA_LAUNCH_CHECK();
 }
 

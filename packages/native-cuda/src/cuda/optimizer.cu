@@ -43,9 +43,9 @@ void optim_step(const OptimStep& s, float* p, const float* g, float* m, float* v
   if (n <= 0) return;
   if (s.centralize) {
     long long blocks = s.rows < 65535LL * 32 ? s.rows : 65535LL * 32;
-    optim_rows_kernel<<<unsigned(blocks), kThreads>>>(s, p, g, m, v, slow);
+    SGI_LAUNCH(unsigned(blocks), kThreads, optim_rows_kernel)(s, p, g, m, v, slow);
   } else {
-    optim_flat_kernel<<<blocks_for(n), kThreads>>>(s, n, p, g, m, v, slow);
+    SGI_LAUNCH(blocks_for(n), kThreads, optim_flat_kernel)(s, n, p, g, m, v, slow);
   }
   SGI_CUDA_LAUNCH_CHECK();
 }

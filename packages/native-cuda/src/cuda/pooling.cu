@@ -125,42 +125,42 @@ __global__ void avg_backward_kernel(Pool2dParams p, const float* __restrict__ gy
 void adaptive_avg_pool2d_forward(const AdaptivePool2dParams& p, const float* x, float* y) {
   const int64_t n = p.planes * p.out_h * p.out_w;
   if (n == 0) return;
-  adaptive_avg_forward_kernel<<<blocks_for(n), kThreads>>>(p, x, y, n);
+  SGI_LAUNCH(blocks_for(n), kThreads, adaptive_avg_forward_kernel)(p, x, y, n);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
 void adaptive_avg_pool2d_backward(const AdaptivePool2dParams& p, const float* gy, float* gx) {
   const int64_t n = p.planes * p.in_h * p.in_w;
   if (n == 0) return;
-  adaptive_avg_backward_kernel<<<blocks_for(n), kThreads>>>(p, gy, gx, n);
+  SGI_LAUNCH(blocks_for(n), kThreads, adaptive_avg_backward_kernel)(p, gy, gx, n);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
 void max_pool2d_forward(const Pool2dParams& p, const float* x, float* y, float* indices) {
   const int64_t n = p.planes * p.out_h * p.out_w;
   if (n == 0) return;
-  max_forward_kernel<<<blocks_for(n), kThreads>>>(p, x, y, indices, n);
+  SGI_LAUNCH(blocks_for(n), kThreads, max_forward_kernel)(p, x, y, indices, n);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
 void max_pool2d_backward(const Pool2dParams& p, const float* gy, const float* indices, float* gx) {
   const int64_t n = p.planes * p.in_h * p.in_w;
   if (n == 0) return;
-  max_backward_kernel<<<blocks_for(n), kThreads>>>(p, gy, indices, gx, n);
+  SGI_LAUNCH(blocks_for(n), kThreads, max_backward_kernel)(p, gy, indices, gx, n);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
 void avg_pool2d_forward(const Pool2dParams& p, const float* x, float* y) {
   const int64_t n = p.planes * p.out_h * p.out_w;
   if (n == 0) return;
-  avg_forward_kernel<<<blocks_for(n), kThreads>>>(p, x, y, n);
+  SGI_LAUNCH(blocks_for(n), kThreads, avg_forward_kernel)(p, x, y, n);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
 void avg_pool2d_backward(const Pool2dParams& p, const float* gy, float* gx) {
   const int64_t n = p.planes * p.in_h * p.in_w;
   if (n == 0) return;
-  avg_backward_kernel<<<blocks_for(n), kThreads>>>(p, gy, gx, n);
+  SGI_LAUNCH(blocks_for(n), kThreads, avg_backward_kernel)(p, gy, gx, n);
   SGI_CUDA_LAUNCH_CHECK();
 }
 

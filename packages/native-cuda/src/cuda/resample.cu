@@ -81,14 +81,14 @@ __global__ void bilinear_backward_kernel(Bilinear2dParams p, float sh, float sw,
 void upfirdn2d_forward(const Upfirdn2dParams& p, const float* x, const float* kernel, float* y) {
   const int64_t n = p.planes * p.out_h * p.out_w;
   if (n == 0) return;
-  upfirdn_forward_kernel<<<blocks_for(n), kThreads>>>(p, x, kernel, y, n);
+  SGI_LAUNCH(blocks_for(n), kThreads, upfirdn_forward_kernel)(p, x, kernel, y, n);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
 void upfirdn2d_backward(const Upfirdn2dParams& p, const float* gy, const float* kernel, float* gx) {
   const int64_t n = p.planes * p.in_h * p.in_w;
   if (n == 0) return;
-  upfirdn_backward_kernel<<<blocks_for(n), kThreads>>>(p, gy, kernel, gx, n);
+  SGI_LAUNCH(blocks_for(n), kThreads, upfirdn_backward_kernel)(p, gy, kernel, gx, n);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
@@ -97,7 +97,7 @@ void bilinear2d_forward(const Bilinear2dParams& p, const float* x, float* y) {
   if (n == 0) return;
   const float sh = resample_math::bilinear_scale(p.in_h, p.out_h, p.align_corners);
   const float sw = resample_math::bilinear_scale(p.in_w, p.out_w, p.align_corners);
-  bilinear_forward_kernel<<<blocks_for(n), kThreads>>>(p, sh, sw, x, y, n);
+  SGI_LAUNCH(blocks_for(n), kThreads, bilinear_forward_kernel)(p, sh, sw, x, y, n);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
@@ -108,7 +108,7 @@ void bilinear2d_backward(const Bilinear2dParams& p, const float* gy, float* gx) 
   if (n == 0) return;
   const float sh = resample_math::bilinear_scale(p.in_h, p.out_h, p.align_corners);
   const float sw = resample_math::bilinear_scale(p.in_w, p.out_w, p.align_corners);
-  bilinear_backward_kernel<<<blocks_for(n), kThreads>>>(p, sh, sw, gy, gx, n);
+  SGI_LAUNCH(blocks_for(n), kThreads, bilinear_backward_kernel)(p, sh, sw, gy, gx, n);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
