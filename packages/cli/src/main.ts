@@ -20,6 +20,7 @@ import { mixCommand } from './commands/mix.js';
 import { swapCommand } from './commands/swap.js';
 import { videoCommand } from './commands/video.js';
 import { restoreCommand } from './commands/restore.js';
+import { exportCommand } from './commands/export.js';
 
 let cli = yargs(hideBin(process.argv)).scriptName('sgi').usage('$0 <command> [options]')
   .wrap(Math.min(120, Math.max(100, process.stdout.columns ?? 100)));
@@ -28,7 +29,7 @@ const COMMANDS = [
   infoCommand, alignCommand, invertCommand,
   editCommand, directionsCommand, interpolateCommand, mixCommand, swapCommand, videoCommand, restoreCommand, hideCommand, revealCommand,
   trainCommand, sweepCommand, tableCommand, worldCommand, serveCommand,
-  convertCommand,
+  convertCommand, exportCommand,
 ];
 for (const add of COMMANDS) cli = add(cli);
 function fail(e: Error): never {

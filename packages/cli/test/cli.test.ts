@@ -24,6 +24,7 @@ const COMMANDS: Record<string, { usage: string; options: string[]; positionals?:
   world: { usage: 'sgi world', options: ['--stages', '--directions', '--attributes', '--count', '--strength', '--out'] },
   serve: { usage: 'sgi serve', options: ['--config', '--checkpoint', '--port', '--host', '--directions', '--lpips', '--lpips-alexnet', '--max-upload-mb', '--max-side', '--max-queue'] },
   convert: { usage: 'sgi convert <input> <output>', positionals: ['input', 'output'], options: ['--config'] },
+  export: { usage: 'sgi export', options: ['--config', '--checkpoint', '--format', '--out'] },
   edit: { usage: 'sgi edit', options: ['--config', '--checkpoint', '--input', '--direction', '--attribute', '--strengths', '--relative', '--out'] },
   directions: { usage: 'sgi directions', options: ['--config', '--checkpoint', '--positive', '--negative', '--space', '--out'] },
   interpolate: { usage: 'sgi interpolate <a> <b>', positionals: ['a', 'b'], options: ['--config', '--checkpoint', '--steps', '--delay', '--out'] },

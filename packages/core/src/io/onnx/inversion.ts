@@ -7,8 +7,8 @@
 //                         -> code = Et(concat(image, pool(previous_image))) + previous_code (or + w_avg
 //                            without the residual); pool = the exact face pool to S x S
 //   synthesis    w_plus [b, n, D] -> image [b, 3, G, G]                the generator with its stored noise
-//   inversion    image -> code_stage1 .. code_stage<N>, image          every stage and the generator in one
-//                graph (the generator's weights stored once)
+//   inversion    image -> code_stage1 .. code_stage<N>, reconstruction (the last code's synthesis):
+//                every stage and the generator in one graph (the generator's weights stored once)
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Encoder } from '../../models/encoder.js';
@@ -81,7 +81,7 @@ export function stageGraph(model: MultiStageInversion, t: number): OnnxGraph {
   return g;
 }
 
-/** Every stage and the generator chained: image -> code_stage1 .. code_stage<N>, image (the last code's reconstruction). */
+/** Every stage and the generator chained: image -> code_stage1 .. code_stage<N>, reconstruction (the last code's synthesis). */
 export function inversionGraph(model: MultiStageInversion): OnnxGraph {
   const { gen, S, n, D } = parts(model);
   const g = new OnnxGraph('inversion');
@@ -92,7 +92,7 @@ export function inversionGraph(model: MultiStageInversion): OnnxGraph {
     g.output(code, `code_stage${t}`, [BATCH, n, D]);
     previous = { image: emitSynthesis(g, gen, 'generator', code), code };
   }
-  g.output(previous!.image.v, 'image', [BATCH, 3, gen.size, gen.size]);
+  g.output(previous!.image.v, 'reconstruction', [BATCH, 3, gen.size, gen.size]);
   return g;
 }
 
