@@ -1,28 +1,42 @@
 // Whole-network benchmark (`npx nx run core:bench`): the paper's encoder (forward at batch 1 and
 // 4, forward+backward in train mode at batch 4, 256x256) and StyleGAN2 synthesis at 256 and 1024
-// (forward, and forward+backward w.r.t. W+ with the generator frozen), time per image and peak
-// memory, next to PyTorch 1.13 / onnxruntime figures measured on this machine kind
-// (../shared/bench/REFERENCE.md). Random weights: speed does not depend on their values.
+// (forward, and forward+backward w.r.t. W+ with the generator frozen): time per image and peak
+// memory. The peer is measured in the same run on the same machine: each inference case's network
+// is exported to ONNX (src/io/onnx, into a temporary folder) and run by onnxruntime-node (a
+// devDependency) with as many intra-op threads as our engine uses, rounds interleaved with ours.
+// The ratio is ours / onnxruntime (below 1: we are faster). Random weights: speed does not depend
+// on their values. PyTorch figures are measured separately (docs/RESULTS.md).
 // Usage: node packages/core/dist/bench/models.bench.js [filter]   (SGI_BENCH_ROUNDS, default 3)
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
+import { createRequire } from 'node:module';
 
 if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'passive';
 const core = await import('../index.js');
-const { Tensor, Rng, native, noGrad, tidy, Encoder, PAPER_ENCODER, StyleGAN2Generator } = core;
-
+const { Tensor, Rng, native, noGrad, tidy, Encoder, PAPER_ENCODER, StyleGAN2Generator, onnx } = core;
+type Tensor = import('../tensor.js').Tensor;
+type OnnxGraph = import('../io/onnx/graph.js').OnnxGraph;
+const ort = await import('onnxruntime-node').catch((e: Error) => {
+  throw new Error(`the models benchmark runs onnxruntime-node as its peer (a devDependency): npm ci at the repository root (${e.message})`);
+});
+const ortVersion = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
 
 const rounds = Number(process.env.SGI_BENCH_ROUNDS ?? 3);
 const filter = process.argv[2] ?? '';
+const info = native.info();
+const threads = info.cpu.threads;
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sgi-bench-onnx-'));
 
-interface Case {
-  name: string;
-  images: number;
-  /** Best of PyTorch / onnxruntime seconds for the whole batch (REFERENCE.md), when known. */
-  reference?: { pytorch?: number; onnxruntime?: number };
-  setup: () => { run: () => void; release: () => void };
+interface Setup {
+  run: () => void;
+  /** The same computation as an ONNX graph and its inputs (inference cases only). */
+  peer?: { graph: () => OnnxGraph; inputs: Record<string, Tensor> };
+  release: () => void;
 }
+interface Case { name: string; images: number; setup: () => Setup }
 
-function encoderCase(batch: number, train: boolean): Case['setup'] {
+function encoderCase(batch: number, train: boolean): () => Setup {
   return () => {
     const enc = new Encoder(PAPER_ENCODER, { rng: new Rng(1) });
     if (!train) enc.eval().freeze();
@@ -35,12 +49,13 @@ function encoderCase(batch: number, train: boolean): Case['setup'] {
         w.backward(Tensor.ones(w.shape));
         for (const p of enc.parameters()) { p.grad?.release(); p.grad = null; }
       }),
+      peer: train ? undefined : { graph: () => onnx.encoderGraph(enc, 256), inputs: { image: x } },
       release: () => { enc.release(); x.release(); },
     };
   };
 }
 
-function generatorCase(size: number, backward: boolean): Case['setup'] {
+function generatorCase(size: number, backward: boolean): () => Setup {
   return () => {
     const g = new StyleGAN2Generator({ size, styleDim: 512, nMlp: 8, channelMultiplier: 2, seed: 1 }).eval().freeze();
     const w = new Rng(3).randn([1, g.nLatent, 512], 'cpu', 0.5);
@@ -54,42 +69,69 @@ function generatorCase(size: number, backward: boolean): Case['setup'] {
         w.grad?.release();
         w.grad = null;
       }),
+      peer: backward ? undefined : { graph: () => onnx.synthesisGraph(g), inputs: { w_plus: w } },
       release: () => { g.release(); w.release(); },
     };
   };
 }
 
 const cases: Case[] = [
-  { name: 'encoder forward, 256x256, batch 1', images: 1, reference: { pytorch: 0.20, onnxruntime: 0.147 }, setup: encoderCase(1, false) },
-  { name: 'encoder forward, 256x256, batch 4', images: 4, reference: { pytorch: 0.86, onnxruntime: 0.58 }, setup: encoderCase(4, false) },
-  { name: 'encoder forward+backward (train), batch 4', images: 4, reference: { pytorch: 2.4 }, setup: encoderCase(4, true) },
-  { name: 'StyleGAN2 256 synthesis, batch 1', images: 1, reference: { pytorch: 0.43 }, setup: generatorCase(256, false) },
+  { name: 'encoder forward, 256x256, batch 1', images: 1, setup: encoderCase(1, false) },
+  { name: 'encoder forward, 256x256, batch 4', images: 4, setup: encoderCase(4, false) },
+  { name: 'encoder forward+backward (train), batch 4', images: 4, setup: encoderCase(4, true) },
+  { name: 'StyleGAN2 256 synthesis, batch 1', images: 1, setup: generatorCase(256, false) },
   { name: 'StyleGAN2 256 synthesis + backward to W+', images: 1, setup: generatorCase(256, true) },
-  { name: 'StyleGAN2 1024 synthesis, batch 1', images: 1, reference: { pytorch: 3.4 }, setup: generatorCase(1024, false) },
+  { name: 'StyleGAN2 1024 synthesis, batch 1', images: 1, setup: generatorCase(1024, false) },
   { name: 'StyleGAN2 1024 synthesis + backward to W+', images: 1, setup: generatorCase(1024, true) },
 ];
 
-const info = native.info();
-console.log(`models benchmark: ${os.cpus()[0]?.model ?? 'cpu'}, ${info.cpu.isa}, ${info.cpu.threads} threads, OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY}, best of ${rounds} rounds`);
-console.log('case'.padEnd(46) + 'seconds'.padStart(9) + '  s/image' + '  peak MiB' + '   PyTorch  onnxrt  ratio(best ref / ours)');
-for (const c of cases.filter((k) => k.name.includes(filter))) {
-  const { run, release } = c.setup();
-  run(); // warm-up
-  native.resetPeakMemory();
-  const base = native.memory().cpuBytes;
-  let best = Infinity;
-  for (let r = 0; r < rounds; r++) {
-    const t0 = performance.now();
-    run();
-    best = Math.min(best, (performance.now() - t0) / 1000);
+/** The peer: the graph written to the temporary folder, an onnxruntime session on it, one timed run. */
+async function peerSession(name: string, peer: NonNullable<Setup['peer']>): Promise<{ run: () => Promise<void>; release: () => Promise<void> }> {
+  const file = path.join(tmp, `${name.replace(/[^a-z0-9]+/gi, '_')}.onnx`);
+  fs.writeFileSync(file, peer.graph().encode());
+  const session = await ort.InferenceSession.create(file, {
+    executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+  });
+  const feeds = Object.fromEntries(Object.entries(peer.inputs).map(([k, t]) => [k, new ort.Tensor('float32', t.toArray(), [...t.shape])]));
+  return {
+    run: async () => { await session.run(feeds); },
+    release: async () => { await session.release(); fs.rmSync(file, { force: true }); },
+  };
+}
+
+const seconds = (t0: number) => (performance.now() - t0) / 1000;
+
+console.log(`models benchmark: ${os.cpus()[0]?.model ?? 'cpu'}, ISA ${info.cpu.isa}, ${threads} threads (ours and onnxruntime's intra-op), ` +
+  `onnxruntime-node ${ortVersion}, OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY}, best of ${rounds} interleaved rounds`);
+console.log('case'.padEnd(46) + 'ours s'.padStart(9) + '  s/image' + '  peak MiB' + '   onnxrt s' + '  ours/onnxrt');
+try {
+  for (const c of cases.filter((k) => k.name.includes(filter))) {
+    const { run, peer, release } = c.setup();
+    const other = peer ? await peerSession(c.name, peer) : null;
+    run(); // warm-up
+    await other?.run();
+    native.resetPeakMemory();
+    const base = native.memory().cpuBytes;
+    let best = Infinity, bestPeer = Infinity;
+    for (let r = 0; r < rounds; r++) {
+      let t0 = performance.now();
+      run();
+      best = Math.min(best, seconds(t0));
+      if (other) {
+        t0 = performance.now();
+        await other.run();
+        bestPeer = Math.min(bestPeer, seconds(t0));
+      }
+    }
+    const peak = (native.memory().cpuPeakBytes - base) / 2 ** 20;
+    console.log(
+      c.name.padEnd(46) + best.toFixed(3).padStart(9) + (best / c.images).toFixed(3).padStart(9) + peak.toFixed(0).padStart(10) +
+      (other ? bestPeer.toFixed(3) : '-').padStart(11) + (other ? `${(best / bestPeer).toFixed(2)}x` : '-').padStart(13),
+    );
+    await other?.release();
+    release();
   }
-  const peak = (native.memory().cpuPeakBytes - base) / 2 ** 20;
-  const refs = [c.reference?.pytorch, c.reference?.onnxruntime].filter((v): v is number => v !== undefined);
-  const ratio = refs.length ? (Math.min(...refs) / best).toFixed(2) + 'x' : '-';
-  console.log(
-    c.name.padEnd(46) + best.toFixed(3).padStart(9) + (best / c.images).toFixed(3).padStart(9) + peak.toFixed(0).padStart(10) +
-    (c.reference?.pytorch?.toFixed(2) ?? '-').padStart(10) + (c.reference?.onnxruntime?.toFixed(3) ?? '-').padStart(8) + ratio.padStart(9),
-  );
-  release();
+} finally {
+  fs.rmSync(tmp, { recursive: true, force: true });
 }
 console.log(`process peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
