@@ -14,6 +14,10 @@ export interface NativeInfo {
     compiled: boolean; available: boolean; deviceCount: number; deviceName?: string; reason?: string;
     cudnn: boolean; cudnnReason?: string;
   };
+  /** Open MPI collectives (data-parallel training): compiled in when mpi.h was found at build time. */
+  mpi: { compiled: boolean; library?: string; reason?: string; rank?: number; size?: number };
+  /** NCCL (collectives on CUDA tensors), loaded at run time. */
+  nccl: { found: boolean; version?: number; reason?: string };
 }
 export interface NativeMemory {
   cpuBytes: number; cpuPeakBytes: number; cudaBytes: number; cudaPeakBytes: number;

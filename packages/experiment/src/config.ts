@@ -99,6 +99,12 @@ export const TrainSchema = z.strictObject({
   threads: z.number().int().positive().optional(),
   /** Generator noise while training: 'random' (pSp/E2Style) or the generator's stored buffers. */
   noise: z.enum(['random', 'stored']).default('random'),
+  /**
+   * Data-parallel jobs (mpirun/srun): BatchNorm statistics over the batches of every rank (PyTorch's
+   * SyncBatchNorm) instead of each rank's own batch. With one process both are the same. Like the
+   * number of ranks it is not part of the config hash; checkpoints record both (see configHash).
+   */
+  syncBatchNorm: z.boolean().default(false),
 });
 
 /** A fraction of the image side, in (0, 1]. */
@@ -327,12 +333,14 @@ export function learningRateAt(t: Pick<Config['train'], 'lr' | 'steps' | 'lrRamp
  * Where the run is written (runDir), the description, the step count and the lr ramp-down
  * (training longer resumes) and where the workspace lies do not count: file paths are hashed
  * relative to their workspace (the nearest folder with nx.json), so a moved or re-cloned workspace
- * still resumes.
+ * still resumes. How a run is spread over processes does not count either (the number of ranks,
+ * train.syncBatchNorm): a checkpoint records them and a resume with another layout says so. batchSize
+ * does count, and it is per rank: the global batch is batchSize x ranks.
  */
 export function configHash(c: Config): string {
   const { runDir: _runDir, description: _description, extends: _extends, ...rest } = structuredClone(c);
   const portable = mapPaths(rest as Config, portablePath);
-  const { steps: _steps, lrRampDown: _lrRampDown, ...train } = portable.train;
+  const { steps: _steps, lrRampDown: _lrRampDown, syncBatchNorm: _syncBatchNorm, ...train } = portable.train;
   // the weights themselves count: a run never resumes onto a retrained generator or loss network
   const weights = namedWeightFiles(c).map(([key, file]) => [key, fileFingerprint(file)]);
   return createHash('sha256').update(JSON.stringify({ ...portable, train, weights })).digest('hex').slice(0, 16);

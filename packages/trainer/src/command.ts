@@ -1,13 +1,15 @@
 // The training command line, `sgi-train` (also reached as `sgi train`): trains the last stage of an experiment config.
 //   sgi train [--config <file>] [--run-dir <folder>] [--resume [<run folder>]] [--overwrite] [--steps N]
 // A run folder holds one run: training into a folder that holds a run is refused unless the
-// user resumes it (--resume) or replaces it (--overwrite).
+// user resumes it (--resume) or replaces it (--overwrite). Started by mpirun or srun, each process is
+// one rank of a data-parallel job (distributed.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import yargs from 'yargs';
 import { loadConfig, runsRoot, workspaceRoot, type Config } from '@sgi/experiment';
 import { train } from './train.js';
 import { exportRun } from './renderer.js';
+import { initWorld } from './distributed.js';
 
 export const DEFAULT_CONFIG = 'configs/tiny/stage1.yaml';
 
@@ -44,6 +46,7 @@ export async function trainCli(args: string[]): Promise<void> {
     .example('$0', 'train the tiny built-in experiment (tiny stage 1)')
     .example('$0 --config configs/tiny/stage2.yaml', 'train tiny stage 2 (stage 1 must be trained)')
     .example('$0 --resume runs/tiny-stage1 --steps 6000', 'continue a run and train it longer')
+    .example('mpirun -np 4 $0 --config configs/tiny/stage1.yaml', 'data-parallel on 4 processes (train.batchSize per process)')
     .wrap(Math.min(120, Math.max(100, process.stdout.columns ?? 100)))
     .strict()
     .help()
@@ -62,7 +65,10 @@ export async function trainCli(args: string[]): Promise<void> {
         console.log(`wrote ${file} and ${path.join(path.dirname(file), 'directions')}/`);
         return;
       }
-      const result = await train(config, { resume: argv.resume !== undefined, overwrite: argv.overwrite, stopAfter: argv['stop-after'], runsRoot: runsRoot() });
+      const world = initWorld();
+      const result = await train(config, { resume: argv.resume !== undefined, overwrite: argv.overwrite, stopAfter: argv['stop-after'], runsRoot: runsRoot(), world });
+      world.finish();
+      if (world.rank !== 0) return;
       const last = result.history[result.history.length - 1];
       const first = result.history[0];
       console.log(`done: ${result.runDir} at step ${result.step}${last ? `, val PSNR ${last.psnr.toFixed(2)} dB` : ''}${first && last && first !== last ? ` (from ${first.psnr.toFixed(2)} dB at step ${first.step})` : ''}`);

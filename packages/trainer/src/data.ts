@@ -21,6 +21,9 @@ export function splitFiles(files: string[], val: number, seed: number): { train:
 
 /**
  * Endless shuffled batches; the epoch order depends only on (seed, epoch), so resuming is exact.
+ * In a data-parallel job (`rank` of `ranks`) the epoch is cut into global batches of batchSize x
+ * ranks, and this loader yields slots rank x batchSize .. + batchSize - 1 of each: the ranks read
+ * disjoint shards of every epoch, together the batches one process would read at the global batch.
  * An unreadable image is skipped (named once through `onSkip`, counted in `skipped`): its place in
  * the batch goes to the next readable file of the epoch order, which depends only on which files
  * are unreadable, so a resumed run sees the same batches. No readable image at all is an error.
@@ -32,17 +35,21 @@ export class FolderLoader {
   /** Decoded images are kept in memory only when the whole set fits in `cacheBytes` (default 2 GiB). */
   readonly cacheDecoded: boolean;
   private readonly onSkip: (file: string, why: string) => void;
+  private readonly rank: number;
+  private readonly globalBatch: number;
   constructor(
     readonly files: string[], readonly size: number, readonly batchSize: number, readonly seed: number, readonly flip: boolean,
-    opts: { cacheBytes?: number; onSkip?: (file: string, why: string) => void } = {},
+    opts: { cacheBytes?: number; onSkip?: (file: string, why: string) => void; rank?: number; ranks?: number } = {},
   ) {
     if (files.length === 0) throw new Error('FolderLoader: no training images');
+    this.rank = opts.rank ?? 0;
+    this.globalBatch = batchSize * (opts.ranks ?? 1);
     this.cacheDecoded = files.length * 3 * size * size * 4 <= (opts.cacheBytes ?? 2 ** 31);
     this.onSkip = opts.onSkip ?? (() => {});
   }
 
   private perEpoch(): number {
-    return Math.max(1, Math.floor(this.files.length / this.batchSize));
+    return Math.max(1, Math.floor(this.files.length / this.globalBatch));
   }
 
   private epochOrder(epoch: number): number[] {
@@ -54,8 +61,10 @@ export class FolderLoader {
     const k = step % this.perEpoch();
     const order = this.epochOrder(Math.floor(step / this.perEpoch()));
     const flipRng = new Rng(this.seed * 7919 + step);
-    const idx = Array.from({ length: this.batchSize }, (_, i) => order[(k * this.batchSize + i) % order.length]!);
-    return { files: idx.map((i) => this.files[i]!), flips: idx.map(() => this.flip && flipRng.next() < 0.5) };
+    const idx = Array.from({ length: this.globalBatch }, (_, i) => order[(k * this.globalBatch + i) % order.length]!);
+    const flips = idx.map(() => this.flip && flipRng.next() < 0.5);
+    const mine = (xs: readonly unknown[]) => xs.slice(this.rank * this.batchSize, (this.rank + 1) * this.batchSize);
+    return { files: mine(idx.map((i) => this.files[i]!)) as string[], flips: mine(flips) as boolean[] };
   }
 
   private async decode(file: string): Promise<Float32Array | null> {
@@ -79,7 +88,7 @@ export class FolderLoader {
   /** Decodes `file`, or the first readable file after it in the epoch's order. */
   private async decodeOrNext(step: number, slot: number): Promise<{ img: Float32Array; file: string }> {
     const order = this.epochOrder(Math.floor(step / this.perEpoch()));
-    const start = (step % this.perEpoch()) * this.batchSize + slot;
+    const start = (step % this.perEpoch()) * this.globalBatch + this.rank * this.batchSize + slot;
     for (let j = 0; j < order.length; j++) {
       const file = this.files[order[(start + j) % order.length]!]!;
       const img = await this.decode(file);

@@ -4,6 +4,7 @@
 export * from './data.js';
 export * from './train.js';
 export * from './loop.js';
+export * from './distributed.js';
 export * from './run_dir.js';
 export * from './inversion.js';
 export * from './renderer.js';

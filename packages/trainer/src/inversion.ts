@@ -3,12 +3,18 @@
 import { Rng, Scope, Tensor, meanImageScores, noGrad, ops } from '@sgi/core';
 import { CombinedLoss } from '@sgi/losses';
 import {
-  FACE_SEEDS, buildExperiment, degradeSeeds, describeTask, evalDegradeSeeds, listImages, loadImage, renderedFaces, sampleGeneratorImages, taskInput, trainingFaceSeed,
+  FACE_SEEDS, buildExperiment, degradeSeed, describeTask, evalDegradeSeeds, listImages, loadImage, renderedFaces, sampleGeneratorImages, taskInput, trainingFaceSeed,
   type Config, type Experiment, type ImageOrigin,
 } from '@sgi/experiment';
 import { FolderLoader, splitFiles } from './data.js';
 import { makeOptimizer } from './optim/index.js';
 import type { TrainingTask, Validation } from './loop.js';
+import { SINGLE_PROCESS, shardRange, type World } from './distributed.js';
+
+// Data-parallel jobs: the global batch of step s is what one process would train on at batchSize x
+// ranks, and rank r takes its images r*B .. r*B + B - 1 (B = train.batchSize). The ranks' parts are
+// disjoint, their union is the single process's batch, and both depend only on (seed, step), so a
+// resumed job continues the same shards.
 
 /** Training images: an image folder, images the generator makes, or rendered faces of the built-in world. */
 interface ImageSource {
@@ -22,11 +28,13 @@ interface ImageSource {
   describe: string;
 }
 
-function folderSource(c: Config, log: (line: string) => void): ImageSource {
+function folderSource(c: Config, log: (line: string) => void, world: World): ImageSource {
   const files = listImages(c.data.path!);
   const split = splitFiles(files, c.data.val, c.seed);
   if (split.train.length === 0) throw new Error(`${c.data.path}: all ${files.length} images went to validation; lower data.val`);
-  const loader = new FolderLoader(split.train, c.encoder.inputSize, c.train.batchSize, c.seed, c.data.flip, { onSkip: (f, why) => log(`skipped unreadable training image ${f}: ${why}`) });
+  const loader = new FolderLoader(split.train, c.encoder.inputSize, c.train.batchSize, c.seed, c.data.flip, {
+    onSkip: (f, why) => log(`skipped unreadable training image ${f}: ${why}`), rank: world.rank, ranks: world.size,
+  });
   const valFiles = split.val.slice(0, c.train.valImages);
   // the files of each loaded batch (unreadable ones replaced), until the task has read them
   const loaded = new Map<number, ImageOrigin>();
@@ -65,13 +73,18 @@ function folderSource(c: Config, log: (line: string) => void): ImageSource {
   };
 }
 
-function syntheticSource(c: Config, exp: Experiment): ImageSource {
+function syntheticSource(c: Config, exp: Experiment, world: World): ImageSource {
   const sample = (seed: number, count: number): Tensor => sampleGeneratorImages(exp, count, seed);
+  const B = c.train.batchSize;
   return {
+    // every rank draws the global batch (the latents depend on the count) and keeps its part
     batch: async (step) => {
       const scope = new Scope();
       try {
-        return scope.run(() => sample(c.seed * 1000003 + step + 1, c.train.batchSize).toArray());
+        return scope.run(() => {
+          const all = sample(c.seed * 1000003 + step + 1, B * world.size);
+          return (world.size === 1 ? all : ops.slice(all, 0, world.rank * B, (world.rank + 1) * B)).toArray();
+        });
       } finally {
         scope.dispose();
       }
@@ -87,9 +100,9 @@ function syntheticSource(c: Config, exp: Experiment): ImageSource {
 }
 
 /** Faces of the built-in world, each step new ones (seeded by step), validation on held-out faces. */
-export function facesSource(c: Config, size: number): ImageSource & { first(step: number): number } {
+export function facesSource(c: Config, size: number, world: World = SINGLE_PROCESS): ImageSource & { first(step: number): number } {
   const B = c.train.batchSize;
-  const first = (step: number) => trainingFaceSeed(c.seed, step, B);
+  const first = (step: number) => trainingFaceSeed(c.seed, step, B * world.size) + world.rank * B;
   const seeds = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
   return {
     first,
@@ -121,6 +134,7 @@ export function validationGrid(inputs: Tensor, outputs: Tensor[], rows = 4): Pic
  * the clean `target`; the grid shows input | each stage | target.
  */
 export function validate(exp: Experiment, loss: CombinedLoss, val: Tensor, target: Tensor = val): Validation {
+  if (val.shape[0] === 0) return emptyValidation(val.shape[3]!, loss.lpips !== null);
   return noGrad(() => {
     const wasTraining = exp.model.training;
     exp.model.eval();
@@ -131,7 +145,23 @@ export function validate(exp: Experiment, loss: CombinedLoss, val: Tensor, targe
     const lpips = loss.lpips ? ops.mean(loss.lpips.distance(y, target)).item() : undefined;
     const picture = validationGrid(val, target === val ? images : [...images, target]);
     for (const t of images) t.release();
-    return { ...scores, lpips, ...picture };
+    return { ...scores, count: val.shape[0]!, lpips, ...picture };
+  });
+}
+
+/** A rank's validation when it holds none of the validation images (fewer images than ranks). */
+export function emptyValidation(size: number, lpips: boolean): Validation {
+  return { count: 0, psnr: 0, ssim: 0, lpips: lpips ? 0 : undefined, grid: [], cols: 1, size };
+}
+
+/** Rows [from, to) of each tensor: this rank's part of the validation set (the tensors themselves with one process). */
+export function validationShard(world: World, ...ts: Tensor[]): Tensor[] {
+  if (world.size === 1) return ts;
+  const [from, to] = shardRange(ts[0]!.shape[0]!, world.rank, world.size);
+  return ts.map((t) => {
+    const part = noGrad(() => ops.slice(t, 0, from, to));
+    part.persistent = true;
+    return part;
   });
 }
 
@@ -142,14 +172,14 @@ export interface InversionBatch {
 }
 
 /** The task of training the last encoder stage of `c`. */
-export async function inversionTask(c: Config, runsRoot: string, log: (line: string) => void): Promise<TrainingTask<InversionBatch>> {
+export async function inversionTask(c: Config, runsRoot: string, log: (line: string) => void, world: World = SINGLE_PROCESS): Promise<TrainingTask<InversionBatch>> {
   const exp = buildExperiment(c, { runsRoot });
   const loss = new CombinedLoss({ ...c.loss, seed: c.seed });
   const stage = c.stages;
   const trained = exp.stages[stage - 1]!;
   trained.train();
   const S = c.encoder.inputSize, B = c.train.batchSize;
-  const data = c.data.kind === 'folder' ? folderSource(c, log) : c.data.kind === 'facesjs' ? facesSource(c, S) : syntheticSource(c, exp);
+  const data = c.data.kind === 'folder' ? folderSource(c, log, world) : c.data.kind === 'facesjs' ? facesSource(c, S, world) : syntheticSource(c, exp, world);
   const val = await data.validation();
   val.persistent = true;
   // a task: the encoder sees degraded (or translated) images, seeded per step and image in
@@ -165,11 +195,15 @@ export async function inversionTask(c: Config, runsRoot: string, log: (line: str
     const b = noGrad(() => meanImageScores(val, valInput));
     baseline = `, task ${describeTask(task)} (identity baseline on validation: PSNR ${b.psnr.toFixed(2)} dB, SSIM ${b.ssim.toFixed(3)})`;
   }
+  const [valInputShard, valShard] = validationShard(world, valInput, val);
+  // generator noise 'random': each rank draws its own (rank 0 the single process's)
+  const noiseSeed = (step: number) => c.seed * 7919 + step + world.rank * 2 ** 28;
   return {
     describe: `stage ${stage} of ${c.stages}, ${trained.numParameters().toLocaleString('en-US')} trainable parameters, ${data.describe}${baseline}`,
     randomInit: [...exp.randomInit, ...loss.randomInitialised],
     stage,
     optimizer: makeOptimizer(c.train, trained.parameters()),
+    module: trained,
     imagesPerStep: B,
     stateDict: () => exp.model.stateDict(),
     loadStateDict: (state, context) => exp.model.loadStateDict(state, { context }),
@@ -177,15 +211,16 @@ export async function inversionTask(c: Config, runsRoot: string, log: (line: str
       const target = await data.batch(step);
       const origin = data.origin?.(step) ?? {};
       if (!task) return { input: target, target };
-      return { input: await taskInput(task, target, S, degradeSeeds(c.seed, step, B), origin), target };
+      const seeds = Array.from({ length: B }, (_, i) => degradeSeed(c.seed, step, world.rank * B + i));
+      return { input: await taskInput(task, target, S, seeds, origin), target };
     },
     loss: (batch, step) => {
       const y = Tensor.fromArray(batch.target, [B, 3, S, S]);
       const x = batch.input === batch.target ? y : Tensor.fromArray(batch.input, [B, 3, S, S]);
-      const { images } = exp.model.forward(x, { trainFrom: stage, withImages: true, noise: c.train.noise, rng: new Rng(c.seed * 7919 + step) });
+      const { images } = exp.model.forward(x, { trainFrom: stage, withImages: true, noise: c.train.noise, rng: new Rng(noiseSeed(step)) });
       return loss.forward(images[images.length - 1]!, y);
     },
-    validate: () => validate(exp, loss, valInput, val),
+    validate: () => validate(exp, loss, valInputShard!, valShard!),
     skipped: data.skipped,
   };
 }

@@ -10,8 +10,9 @@ import {
 } from '@sgi/experiment';
 import { ATTRIBUTES, FACE_CODE_DIM, encodeFaces, faceLabels, renderBatch, sampleFaces } from '@sgi/faces';
 import { makeOptimizer } from './optim/index.js';
-import { validationGrid } from './inversion.js';
 import type { TrainingTask } from './loop.js';
+import { SINGLE_PROCESS, type World } from './distributed.js';
+import { emptyValidation, validationGrid, validationShard } from './inversion.js';
 
 /** The file a renderer run writes beside its checkpoints: the generator as a rosinality-style checkpoint. */
 export const GENERATOR_EXPORT = 'generator.safetensors';
@@ -85,7 +86,7 @@ export function exportRun(c: Config, runsRoot: string, file: string): string {
 }
 
 /** The task of training the generator of `c` as a renderer of face-world codes. */
-export async function rendererTask(c: Config): Promise<TrainingTask<RendererBatch>> {
+export async function rendererTask(c: Config, world: World = SINGLE_PROCESS): Promise<TrainingTask<RendererBatch>> {
   const randomInit: string[] = [];
   const { generator, latentAvg } = buildGenerator(c, randomInit);
   latentAvg.release();
@@ -95,16 +96,19 @@ export async function rendererTask(c: Config): Promise<TrainingTask<RendererBatc
   const loss = new CombinedLoss({ ...c.loss, seed: c.seed });
   const S = c.generator.size, B = c.train.batchSize, V = c.train.valImages;
   if (c.encoder.inputSize !== S) throw new Error(`${c.name}: a renderer run compares the generator's ${S}x${S} images with renders at encoder.inputSize ${c.encoder.inputSize}: make them equal`);
-  const first = (step: number) => trainingFaceSeed(c.seed, step, B);
+  // a data-parallel job: rank r draws faces r*B .. r*B + B - 1 of the global batch (see inversion.ts)
+  const first = (step: number) => trainingFaceSeed(c.seed, step, B * world.size) + world.rank * B;
   const valImages = Tensor.fromArray(await renderedFaces(FACE_SEEDS.heldOut, V, S), [V, 3, S, S]);
   const valCodes = faceCodes(FACE_SEEDS.heldOut, V);
   valImages.persistent = true;
   valCodes.persistent = true;
+  const [valImagesShard, valCodesShard] = validationShard(world, valImages, valCodes);
   return {
     describe: `generator ${S}x${S} as a renderer of face-world codes, ${generator.numParameters().toLocaleString('en-US')} trainable parameters, faces rendered on the fly (validation: ${V} held-out faces)`,
     randomInit: [...randomInit.filter((r) => !r.startsWith('generator')), ...loss.randomInitialised],
     stage: 1,
     optimizer: makeOptimizer(c.train, generator.parameters().filter((p) => p.requiresGrad)),
+    module: generator,
     imagesPerStep: B,
     stateDict: () => generator.stateDict(),
     loadStateDict: (state, context) => generator.loadStateDict(state, { context }),
@@ -118,12 +122,14 @@ export async function rendererTask(c: Config): Promise<TrainingTask<RendererBatc
       return loss.forward(y, x);
     },
     validate: () => noGrad(() => {
-      const y = draw(generator, valCodes);
-      const scores = meanImageScores(valImages, y);
-      const lpips = loss.lpips ? ops.mean(loss.lpips.distance(y, valImages)).item() : undefined;
-      const picture = validationGrid(valImages, [y], 8);
+      const count = valImagesShard!.shape[0]!;
+      if (count === 0) return emptyValidation(S, loss.lpips !== null);
+      const y = draw(generator, valCodesShard!);
+      const scores = meanImageScores(valImagesShard!, y);
+      const lpips = loss.lpips ? ops.mean(loss.lpips.distance(y, valImagesShard!)).item() : undefined;
+      const picture = validationGrid(valImagesShard!, [y], 8);
       y.release();
-      return { ...scores, lpips, ...picture };
+      return { ...scores, count, lpips, ...picture };
     }),
     onBest: (runDir) => exportGenerator(c, generator, path.join(runDir, GENERATOR_EXPORT)),
   };

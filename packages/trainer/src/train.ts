@@ -6,8 +6,8 @@ import { inversionTask } from './inversion.js';
 import { rendererTask } from './renderer.js';
 
 export async function train(c: Config, opts: TrainOptions): Promise<TrainResult> {
-  const say = (line: string) => { if (!opts.quiet) console.log(line); };
+  const say = (line: string) => { if (!opts.quiet && (opts.world?.rank ?? 0) === 0) console.log(line); };
   return c.kind === 'renderer'
-    ? runTraining(c, opts, () => rendererTask(c))
-    : runTraining(c, opts, () => inversionTask(c, opts.runsRoot, say));
+    ? runTraining(c, opts, () => rendererTask(c, opts.world))
+    : runTraining(c, opts, () => inversionTask(c, opts.runsRoot, say, opts.world));
 }

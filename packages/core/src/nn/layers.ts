@@ -77,6 +77,8 @@ export class BatchNorm extends Module {
   readonly runningMean: Tensor;
   readonly runningVar: Tensor;
   readonly numBatchesTracked: Tensor;
+  /** Synchronised batch norm: sums over the replicas of a data-parallel job (set by the trainer), null: per replica. */
+  sync: ops.CrossReplicaSum | null = null;
   constructor(readonly channels: number, readonly opts: { eps?: number; momentum?: number; affine?: boolean } = {}) {
     super();
     const affine = opts.affine ?? true;
@@ -91,6 +93,7 @@ export class BatchNorm extends Module {
       training: this.training,
       momentum: this.opts.momentum ?? 0.1,
       eps: this.opts.eps ?? 1e-5,
+      sync: this.sync,
     });
   }
 }

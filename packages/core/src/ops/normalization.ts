@@ -3,7 +3,9 @@
 // Native kernels: src/cpu/normalization.cc, src/cuda/normalization.cu (napi/normalization.cc).
 import { native, type Storage } from '../native.js';
 import { Tensor } from '../tensor.js';
-import { attachGrad } from '../autograd.js';
+import { attachGrad, noGrad } from '../autograd.js';
+import { add, addScalar, mul, rsqrt, scale, square, sub, sum } from './elementwise.js';
+import { cat, reshape, slice } from './shape.js';
 import { shapeStr, type Shape } from '../shape.js';
 
 declare module '../native.js' {
@@ -49,7 +51,16 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Added to the variance (default 1e-5). */
   eps?: number;
+  /**
+   * Synchronised batch norm (data-parallel training): training statistics over the batches of every
+   * replica. `sync` sums a tensor over the replicas and is differentiable (its gradient is summed the
+   * same way), so the backward pass goes through the shared mean and variance exactly.
+   */
+  sync?: CrossReplicaSum | null;
 }
+
+/** Sums a tensor over the replicas of a data-parallel job; the gradient of the result is summed too. */
+export type CrossReplicaSum = (t: Tensor) => Tensor;
 
 /**
  * Batch normalization of x [N, C, ...] ([N, C] = BatchNorm1d, [N, C, H, W] = BatchNorm2d) with
@@ -77,6 +88,7 @@ export function batchNorm(
   if (training && n * s <= 1) {
     throw new Error(`${op}: training needs more than one value per channel, got input ${shapeStr(x.shape)}`);
   }
+  if (training && opts.sync) return syncedBatchNorm(x, weight, bias, runningMean, runningVar, momentum, eps, opts.sync);
   const y = Tensor.empty(x.shape, x.device);
   const saveMean = Tensor.empty([c], x.device);
   const saveInvstd = Tensor.empty([c], x.device);
@@ -95,6 +107,39 @@ export function batchNorm(
     return [gx, gw, gb];
   });
   if (!y.gradNode) { saveMean.release(); saveInvstd.release(); }
+  return y;
+}
+
+/**
+ * Training-mode batch norm with statistics over every replica, from differentiable ops: the mean
+ * (one cross-replica sum of the per-channel sums and the element count), then the biased variance
+ * around it (a second sum, two passes as the native kernel), the normalisation and the affine map.
+ * The running statistics are updated as PyTorch's SyncBatchNorm does (unbiased variance over the
+ * global count).
+ */
+function syncedBatchNorm(
+  x: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null,
+  momentum: number, eps: number, crossSum: CrossReplicaSum,
+): Tensor {
+  const { n, c, s } = channelView('batchNorm', x);
+  const dims = x.shape.map((_, i) => i).filter((i) => i !== 1);
+  const perChannel = x.shape.map((d, i) => (i === 1 ? d : 1));
+  const totals = crossSum(cat([sum(x, dims), Tensor.full([1], n * s, x.device)], 0));
+  const count = slice(totals, 0, c, c + 1).item();
+  if (count <= 1) throw new Error(`batchNorm: training needs more than one value per channel over all replicas, got ${count}`);
+  const mean = scale(slice(totals, 0, 0, c), 1 / count);
+  const centered = sub(x, reshape(mean, perChannel));
+  const variance = scale(crossSum(sum(square(centered), dims)), 1 / count);
+  let y = mul(centered, reshape(rsqrt(addScalar(variance, eps)), perChannel));
+  if (weight) y = mul(y, reshape(weight, perChannel));
+  if (bias) y = add(y, reshape(bias, perChannel));
+  noGrad(() => {
+    const update = (running: Tensor | null, batch: Tensor) => {
+      if (running) native.copyInto(running.storage, add(scale(running, 1 - momentum), scale(batch, momentum)).storage);
+    };
+    update(runningMean, mean);
+    update(runningVar, scale(variance, count / (count - 1)));
+  });
   return y;
 }
 
