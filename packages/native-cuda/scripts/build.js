@@ -11,7 +11,9 @@ const cuda = (process.env.SGI_CUDA ?? 'ON').toUpperCase() === 'OFF' ? 'OFF' : 'O
 const emu = (process.env.SGI_CUDA_EMU ?? 'OFF').toUpperCase() === 'ON' ? 'ON' : 'OFF';
 const out = process.env.SGI_BUILD_DIR ?? 'build';
 const stamp = path.join(root, out, 'sgi-options.txt');
-const options = `SGI_CUDA=${cuda} SGI_CUDA_EMU=${emu}`;
+// CMake caches whether it found MPI: a machine that gained or lost Open MPI reconfigures.
+const mpi = spawnSync('mpicxx', ['--showme:version'], { stdio: 'ignore' }).status === 0 ? 'found' : 'absent';
+const options = `SGI_CUDA=${cuda} SGI_CUDA_EMU=${emu} MPI=${mpi}`;
 // cmake-js compile does not reconfigure: rebuild when the options changed.
 const previous = fs.existsSync(stamp) ? fs.readFileSync(stamp, 'utf8') : null;
 const verb = previous === options ? 'compile' : 'rebuild';
