@@ -76,8 +76,8 @@ export class OnnxGraph {
   }
 
   /**
-   * A float32 initializer. The same name given twice must hold the same shape: graphs that reuse a
-   * network (the generator in the chained inversion) store its weights once.
+   * A float32 initializer (the graph keeps `data`). The same name given twice must hold the same
+   * shape: graphs that reuse a network (the generator in the chained inversion) store its weights once.
    */
   constant(name: string, data: Float32Array, dims: readonly number[]): string {
     if (data.length !== numel(dims)) throw new Error(`OnnxGraph ${this.name}: initializer '${name}' has ${data.length} values for shape [${dims.join(', ')}]`);
@@ -90,8 +90,8 @@ export class OnnxGraph {
     }
     if (this.used.has(name)) throw new Error(`OnnxGraph ${this.name}: the initializer name '${name}' is taken by a value`);
     this.used.add(name);
-    // a copy: the caller's array may be a view that is reused
-    this.initializers.set(name, { name, dims: [...dims], dataType: DataType.FLOAT, rawData: bytesOf(Float32Array.from(data)) });
+    // kept, not copied (a paper encoder's weights are 340 MB): pass an array nothing else writes to
+    this.initializers.set(name, { name, dims: [...dims], dataType: DataType.FLOAT, rawData: bytesOf(data) });
     return name;
   }
 
