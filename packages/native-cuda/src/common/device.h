@@ -33,6 +33,9 @@ void synchronize();
 // whether the default stream has finished its work (polled with a deadline, never blocking).
 void set_device(int index);
 bool stream_idle();
+// Test hook (debugThrow 'cuda_launch'): launches a kernel with an invalid block size, so the
+// launch check throws as a real CUDA error would.
+void debug_bad_launch();
 }  // namespace cuda
 
 // Thrown by dispatch when a CUDA tensor reaches a build without the CUDA backend.

@@ -76,6 +76,15 @@ void copy_to_host(float* dst, const float* src, size_t n) { SGI_CUDA_CHECK(cudaM
 void copy_device(float* dst, const float* src, size_t n) { SGI_CUDA_CHECK(cudaMemcpy(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice)); }
 void synchronize() { SGI_CUDA_CHECK(cudaDeviceSynchronize()); }
 
+namespace {
+__global__ void debug_kernel(float* out) { if (out) out[threadIdx.x] = 0.f; }
+}  // namespace
+
+void debug_bad_launch() {
+  require_device();
+  SGI_LAUNCH(1, 2048, debug_kernel)(nullptr);  // 2048 threads per block: more than any GPU allows
+}
+
 bool sync_every_launch() {
   static const bool on = [] {
     const char* v = std::getenv("SGI_CUDA_SYNC");

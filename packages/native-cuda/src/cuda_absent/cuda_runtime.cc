@@ -17,6 +17,7 @@ void copy_to_device(float*, const float*, size_t) { no_cuda(); }
 void copy_to_host(float*, const float*, size_t) { no_cuda(); }
 void copy_device(float*, const float*, size_t) { no_cuda(); }
 void synchronize() {}
+void debug_bad_launch() { no_cuda(); }
 void set_device(int) { no_cuda(); }
 bool stream_idle() { return true; }
 }  // namespace sgi::cuda

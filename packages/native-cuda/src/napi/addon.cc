@@ -115,13 +115,15 @@ SGI_NAPI(synchronize) {
 
 // debugThrow(kind): throws a C++ exception of `kind` ('bad_alloc', 'runtime_error' or anything else
 // for a non-std exception) from inside a native function, as a failing allocation or CUDA check
-// would. Tests use it to check that such exceptions reach JS as Errors instead of aborting Node.
+// would; 'cuda_launch' makes a real failing kernel launch on the CUDA device. Tests use it to
+// check that such exceptions reach JS as Errors instead of aborting Node.
 SGI_NAPI(debugThrow) {
   Args args(info, "debugThrow");
   if (info.Length() < 1 || !info[0].IsString()) args.fail("argument 'kind' must be a string");
   const std::string kind = info[0].As<Napi::String>().Utf8Value();
   if (kind == "bad_alloc") throw std::bad_alloc();
   if (kind == "runtime_error") throw std::runtime_error("CUDA error: out of memory (simulated by debugThrow)");
+  if (kind == "cuda_launch") { cuda::debug_bad_launch(); return info.Env().Undefined(); }
   throw 42;  // not a std::exception at all
 }
 
