@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -133,26 +134,37 @@ void mpi_check(int err, const char* what) {
   throw std::runtime_error(std::string("MPI ") + what + " failed on rank " + std::to_string(g_group.rank) + ": " + std::string(text, len));
 }
 
-// Polls until `done()` or the deadline: spins briefly, then sleeps up to 1 ms between polls.
-template <typename Done>
-void wait_until(Done done, const char* what) {
+// Polls until `poll()` says all is done, or the deadline. poll() returns true when it saw progress
+// (a request completed): for a second after the last progress the wait yields its core between
+// polls (MPI moves data only inside MPI calls: sleeping would throttle a transfer); past that it
+// is waiting for a slower rank and sleeps 1 ms between polls, leaving the core to others.
+template <typename Poll>
+void wait_until(Poll poll, const std::function<bool()>& done, const char* what) {
   using clock = std::chrono::steady_clock;
-  const auto start = clock::now();
-  const auto deadline = start + std::chrono::duration<double>(g_group.timeout_s);
-  for (int polls = 0; !done(); ++polls) {
-    if (clock::now() > deadline)
+  const auto deadline = clock::now() + std::chrono::duration<double>(g_group.timeout_s);
+  auto last_progress = clock::now();
+  while (true) {
+    if (poll()) last_progress = clock::now();
+    if (done()) return;
+    const auto now = clock::now();
+    if (now > deadline)
       throw std::runtime_error(std::string(what) + " timed out on rank " + std::to_string(g_group.rank) + " of " +
                                std::to_string(g_group.size) + " after " + std::to_string(int(g_group.timeout_s)) +
                                " s (SGI_DIST_TIMEOUT): another rank failed or is stuck");
-    if (polls > 200) std::this_thread::sleep_for(std::chrono::microseconds(std::min(1000, 10 * (polls - 200))));
+    if (now - last_progress < std::chrono::seconds(1)) std::this_thread::yield();
+    else std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
 void wait_all(std::vector<MPI_Request>& reqs, const char* what) {
+  std::vector<int> index(reqs.size());
+  size_t remaining = reqs.size();
   wait_until([&] {
-    int flag = 0;
-    mpi_check(MPI_Testall(int(reqs.size()), reqs.data(), &flag, MPI_STATUSES_IGNORE), what);
-    return flag != 0;
-  }, what);
+    int completed = 0;
+    mpi_check(MPI_Testsome(int(reqs.size()), reqs.data(), &completed, index.data(), MPI_STATUSES_IGNORE), what);
+    if (completed == MPI_UNDEFINED || completed <= 0) return false;
+    remaining -= size_t(completed);
+    return true;
+  }, [&] { return remaining == 0; }, what);
   reqs.clear();
 }
 
@@ -221,8 +233,8 @@ void nccl_wait(const char* what) {
       int async = kNcclSuccess;
       nccl_check(g_nccl.CommGetAsyncError(g_comm, &async), "CommGetAsyncError");
       nccl_check(async, what);
-      return cuda::stream_idle();
-    }, what);
+      return false;  // no finer progress to see: spin the first second, then sleep
+    }, [] { return cuda::stream_idle(); }, what);
   } catch (...) {
     g_nccl.CommAbort(g_comm);  // frees the GPU from a collective that will never finish
     g_comm = nullptr;
