@@ -182,7 +182,10 @@ export async function runTraining<B>(c: Config, opts: TrainOptions, makeTask: ()
 
   const total = c.train.steps;
   const end = Math.min(total, opts.stopAfter ?? total);
-  const progress = createProgress(`train ${c.name}`, total, startStep, { tty: opts.tty, every: c.train.logEvery, quiet: opts.quiet || !root });
+  const progress = createProgress(`train ${c.name}`, total, startStep, {
+    // a launcher hands rank 0 a pseudo-terminal that is usually a log: plain lines, not a bar
+    tty: opts.tty ?? (parallel ? false : undefined), every: c.train.logEvery, quiet: opts.quiet || !root,
+  });
   let next = startStep < end ? task.batch(startStep) : null;
   let t0 = Date.now();
   let imagesSince = 0;
