@@ -32,7 +32,8 @@ export function infoCommand(y: Argv): Argv {
       const info = native.info();
       console.log(`config ${c.name}: ${c.stages} stage(s), head ${c.encoder.head}, backbone widths [${c.encoder.widths}] units [${c.encoder.units}]${c.encoder.fpn ? ' + FPN' : ''}, input ${c.encoder.inputSize}, residual ${c.residual}`);
       console.log(`generator: StyleGAN2 ${g.size}x${g.size}, ${gen.nLatent} latents of ${g.styleDim}, ${g.checkpoint ?? (g.randomInit ? 'random init' : '?')}`);
-      console.log(`engine: cpu ${info.cpu.isa} x${info.cpu.threads}; cuda ${info.cuda.compiled ? (info.cuda.available ? info.cuda.deviceName : `compiled, unavailable (${info.cuda.reason})`) : 'not compiled'}`);
+      console.log(`engine: cpu ${info.cpu.isa} x${info.cpu.threads}; cuda ${info.cuda.compiled ? (info.cuda.available ? info.cuda.deviceName : `compiled, unavailable (${info.cuda.reason})`) : 'not compiled'}; ` +
+        `mpi ${info.mpi.compiled ? info.mpi.library : 'not compiled'}; nccl ${info.nccl.found ? `${info.nccl.version}` : `not found (${info.nccl.reason})`}`);
       const width = Math.max(...rows.map(([k]) => k.length), 24);
       for (const [k, n] of rows) console.log(`  ${k.padEnd(width)} ${fmt(n).padStart(14)}`);
       console.log(`  ${'encoders (all stages)'.padEnd(width)} ${fmt(encTotal).padStart(14)}`);
