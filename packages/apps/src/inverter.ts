@@ -3,7 +3,7 @@
 // (Float32Array, CHW images in [-1, 1] at the encoder's input size, codes [B, nLatent, styleDim]),
 // so applications never hold engine tensors across awaits.
 import * as fs from 'node:fs';
-import { Scope, Tensor, noGrad } from '@sgi/core';
+import { Scope, Tensor, noGrad, type DeviceChoice } from '@sgi/core';
 import { buildExperiment, loadConfig, loadImage, runCheckpoint, runDirFor, runsRoot as defaultRunsRoot, type Config, type Experiment } from '@sgi/experiment';
 
 export interface InvertedBatch {
@@ -26,7 +26,7 @@ export class Inverter {
   }
 
   /** The inverter of a trained config: its run's best (else newest) checkpoint unless `checkpoint` is given. */
-  static load(configFile: string, opts: { checkpoint?: string; runsRoot?: string } = {}): Inverter {
+  static load(configFile: string, opts: { checkpoint?: string; runsRoot?: string; device?: DeviceChoice } = {}): Inverter {
     const config = loadConfig(configFile);
     const runsRoot = opts.runsRoot ?? defaultRunsRoot();
     let checkpoint = opts.checkpoint;
@@ -38,7 +38,7 @@ export class Inverter {
         throw new Error(`no checkpoint for '${config.name}' in ${runDir}: train one first with \`sgi train --config ${configFile}\` (or npx nx run trainer:train for the tiny default), or pass --checkpoint`);
       }
     }
-    return new Inverter(config, checkpoint, buildExperiment(config, { runsRoot, checkpoint }));
+    return new Inverter(config, checkpoint, buildExperiment(config, { runsRoot, checkpoint, device: opts.device }));
   }
 
   /** Shape of one W+ code. */
@@ -57,7 +57,7 @@ export class Inverter {
     const scope = new Scope();
     try {
       return scope.run(() => noGrad(() => {
-        const x = Tensor.fromArray(images, [B, 3, this.size, this.size]);
+        const x = Tensor.fromArray(images, [B, 3, this.size, this.size], this.exp.device);
         const r = this.exp.model.forward(x, { withImages: true });
         return { codes: r.codes[r.codes.length - 1]!.toArray(), stages: r.images.map((t) => t.toArray()) };
       }));
@@ -72,7 +72,7 @@ export class Inverter {
     const scope = new Scope();
     try {
       return scope.run(() => noGrad(() => {
-        const w = Tensor.fromArray(codes, [B, this.nLatent, this.styleDim]);
+        const w = Tensor.fromArray(codes, [B, this.nLatent, this.styleDim], this.exp.device);
         return this.exp.model.facePool(this.exp.generator.synthesis(w, { noise: 'stored' })).toArray();
       }));
     } finally {

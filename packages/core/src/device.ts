@@ -44,3 +44,24 @@ export function defaultDevice(): Device {
   }
   return cuda.available ? 'cuda' : 'cpu';
 }
+
+/** What a config or a command line asks for: a device, or 'auto' (CUDA when usable, else the CPU). */
+export type DeviceChoice = 'auto' | Device;
+
+/**
+ * The device to run on for a choice, and why, in words for run logs and reports (e.g. "cpu (auto:
+ * cuda unavailable: no CUDA device: ...)"). 'auto' follows SGI_DEVICE when it is set. Asking for
+ * 'cuda' where it cannot run throws with the reason.
+ */
+export function resolveDevice(choice: DeviceChoice = 'auto'): { device: Device; why: string } {
+  const cuda = backends().find((b) => b.name === 'cuda')!;
+  if (choice === 'cpu') return { device: 'cpu', why: 'cpu (asked for)' };
+  if (choice === 'cuda') {
+    if (!cuda.available) throw new Error(`device 'cuda' was asked for but the CUDA backend cannot be used: ${cuda.reason}. Use --device cpu (or device: cpu / auto in the config).`);
+    return { device: 'cuda', why: `cuda: ${native.info().cuda.deviceName ?? 'device 0'} (asked for)` };
+  }
+  const device = defaultDevice();
+  if (device === 'cuda') return { device, why: `cuda: ${native.info().cuda.deviceName ?? 'device 0'} (auto)` };
+  const env = process.env.SGI_DEVICE?.trim().toLowerCase();
+  return { device, why: env === 'cpu' ? 'cpu (auto: SGI_DEVICE=cpu)' : `cpu (auto: cuda unavailable: ${cuda.reason})` };
+}

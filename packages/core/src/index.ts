@@ -10,7 +10,7 @@ export * as nn from './nn/index.js';
 export { Module, Sequential, ModuleList, StateDictError } from './nn/module.js';
 export { Rng } from './random.js';
 export * from './io/index.js';
-export { backends, availableDevices, defaultDevice, type BackendInfo } from './device.js';
+export { backends, availableDevices, defaultDevice, resolveDevice, type BackendInfo, type DeviceChoice } from './device.js';
 export * from './metrics/index.js';
 export * from './models/irse.js';
 export * from './models/encoder.js';

@@ -112,11 +112,34 @@ export class Tensor {
     return this;
   }
 
+  /** This tensor on `device`: itself when it is there already, else a copy (no autograd history). */
   to(device: Device): Tensor {
     if (device === this.device) return this;
     const t = Tensor.empty(this.shape, device);
     native.copyInto(t.storage, this.storage);
     return t;
+  }
+
+  /**
+   * Moves the data to `device` in place: the same tensor object (so modules, optimizers and
+   * closures that hold it keep working) over a new storage; its gradient moves with it. Views made
+   * earlier keep the old storage. Returns this.
+   */
+  moveTo(device: Device): this {
+    if (device === this.device) return this;
+    const old = this.storage && this.shared!;
+    const storage = new native.Storage(this.numel, deviceCode(device));
+    try {
+      native.copyInto(storage, old.storage);
+    } catch (e) {
+      storage.release();
+      throw e;
+    }
+    if (--old.refs === 0) old.storage.release();
+    this.shared = new SharedStorage(storage);
+    (this as { device: Device }).device = device;
+    this.grad?.moveTo(device);
+    return this;
   }
 
   /** A copy with its own storage and no history. */

@@ -5,7 +5,7 @@
 // image index, with every score taken against the clean image, and an identity baseline (the
 // degraded input itself scored against the clean image) beside it.
 import * as os from 'node:os';
-import { Scope, Tensor, native, noGrad, psnr, ssim, tensorToImages, type SsimWindow } from '@sgi/core';
+import { Scope, Tensor, native, noGrad, psnr, ssim, tensorToImages, type DeviceChoice, type SsimWindow } from '@sgi/core';
 import { buildExperiment, describeTask, evalDegradeSeed, loadImage, taskInput, type Config } from '@sgi/experiment';
 
 /** A face-recognition network used for the identity similarity (IDS). */
@@ -61,6 +61,8 @@ export interface EvalOptions {
    * sketch or segmentation task then feeds the exact paired sketch or label map of each face.
    */
   faceSeeds?: readonly number[];
+  /** Where the inversion runs (default: the config's device); the metric networks stay on the CPU. */
+  device?: DeviceChoice;
 }
 
 export function environmentLine(): string {
@@ -79,7 +81,7 @@ const meanOf = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)]! : NaN; };
 
 export async function evaluateMethod(label: string, configFile: string, config: Config, checkpoint: string, files: string[], opts: EvalOptions): Promise<MethodResult> {
-  const exp = buildExperiment(config, { runsRoot: opts.runsRoot, checkpoint });
+  const exp = buildExperiment(config, { runsRoot: opts.runsRoot, checkpoint, device: opts.device });
   exp.model.eval();
   const size = config.encoder.inputSize;
   const images: PerImage[] = [];
@@ -104,14 +106,15 @@ export async function evaluateMethod(label: string, configFile: string, config: 
       scope.run(() => noGrad(() => {
         const x = Tensor.fromArray(data, [1, 3, size, size]);
         const xin = task ? Tensor.fromArray(input, [1, 3, size, size]) : x;
+        const xdev = xin.to(exp.device);
         let y: Tensor | null = null;
         const times: number[] = [];
         for (let r = 0; r <= opts.timingRuns; r++) {
           const t0 = performance.now();
-          const out = exp.model.forward(xin, { withImages: true });
+          const out = exp.model.forward(xdev, { withImages: true });
           native.synchronize();
           if (r > 0 || opts.timingRuns === 0) times.push((performance.now() - t0) / 1000);
-          y = out.images[out.images.length - 1]!;
+          y = out.images[out.images.length - 1]!.to('cpu');
         }
         const [a] = tensorToImages(x), [b] = tensorToImages(y!);
         const rec: PerImage = { file, psnr: psnr(a!, b!), ssim: ssim(a!, b!, { window: opts.ssimWindow }), seconds: median(times) };

@@ -75,7 +75,7 @@ export async function faceWorldReport(o: FaceWorldOptions): Promise<FaceWorldRep
       const exps = configs.map((c, i) => {
         const ck = runCheckpoint(runDirFor(c, o.runsRoot));
         if (!ck) throw new Error(`no checkpoint for ${c.name}: train it first (npx nx run exp-tiny-stage${i + 1}:train)`);
-        return { c, ck, exp: buildExperiment(c, { runsRoot: o.runsRoot, checkpoint: ck }) };
+        return { c, ck, exp: buildExperiment(c, { runsRoot: o.runsRoot, checkpoint: ck, device: 'cpu' }) /* a 64 px world: the CPU */ };
       });
       const { exp } = exps[exps.length - 1]!;
       const G = exp.generator;

@@ -185,6 +185,12 @@ export const ConfigSchema = z.strictObject({
   task: TaskSchema.optional(),
   /** Where runs go (default: runs/<name>). */
   runDir: z.string().optional(),
+  /**
+   * Where the networks, batches and optimizer state live: 'auto' (CUDA when a usable device is
+   * present, else the CPU; SGI_DEVICE overrides), 'cpu' or 'cuda'. Not part of the config hash:
+   * a run started on one device resumes on another.
+   */
+  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -330,15 +336,15 @@ export function learningRateAt(t: Pick<Config['train'], 'lr' | 'steps' | 'lrRamp
 
 /**
  * Hash of what determines the training (stored in checkpoints; a resumed run must match it).
- * Where the run is written (runDir), the description, the step count and the lr ramp-down
- * (training longer resumes) and where the workspace lies do not count: file paths are hashed
- * relative to their workspace (the nearest folder with nx.json), so a moved or re-cloned workspace
- * still resumes. How a run is spread over processes does not count either (the number of ranks,
+ * Where the run is written (runDir), the description, the device, the step count and the lr
+ * ramp-down (training longer resumes) and where the workspace lies do not count: file paths are
+ * hashed relative to their workspace (the nearest folder with nx.json), so a moved or re-cloned
+ * workspace still resumes. How a run is spread over processes does not count either (the number of ranks,
  * train.syncBatchNorm): a checkpoint records them and a resume with another layout says so. batchSize
  * does count, and it is per rank: the global batch is batchSize x ranks.
  */
 export function configHash(c: Config): string {
-  const { runDir: _runDir, description: _description, extends: _extends, ...rest } = structuredClone(c);
+  const { runDir: _runDir, description: _description, extends: _extends, device: _device, ...rest } = structuredClone(c);
   const portable = mapPaths(rest as Config, portablePath);
   const { steps: _steps, lrRampDown: _lrRampDown, syncBatchNorm: _syncBatchNorm, ...train } = portable.train;
   // the weights themselves count: a run never resumes onto a retrained generator or loss network

@@ -3,7 +3,8 @@
 // checkpoints and frozen) and the multi-stage inversion model.
 import * as fs from 'node:fs';
 import {
-  Encoder, MultiStageInversion, Rng, StyleGAN2Generator, Tensor, loadTensors, noGrad, ops, type EncoderConfig, type HostTensor,
+  Encoder, MultiStageInversion, Rng, StyleGAN2Generator, Tensor, loadTensors, noGrad, ops, resolveDevice, type Device, type DeviceChoice,
+  type EncoderConfig, type HostTensor,
 } from '@sgi/core';
 import { loadConfig, runDirFor, type Config } from './config.js';
 import { readCheckpoint, runCheckpoint } from './checkpoint.js';
@@ -12,6 +13,9 @@ import { FACE_CODE_DIM } from '@sgi/faces';
 
 export interface Experiment {
   config: Config;
+  /** Where the networks live (config.device resolved), and why, for logs. */
+  device: Device;
+  deviceWhy: string;
   generator: StyleGAN2Generator;
   latentAvg: Tensor;
   stages: Encoder[];
@@ -91,11 +95,11 @@ export function meanLatent(generator: StyleGAN2Generator, c: Config, n: number):
   });
 }
 
-/** Draws of the generator's input: Gaussian z, or the codes of random training faces. */
+/** Draws of the generator's input (on the experiment's device): Gaussian z, or the codes of random training faces. */
 export function generatorInputs(exp: Experiment, count: number, seed: number): Tensor {
   return exp.config.generator.input === 'facesjs'
-    ? faceCodes(FACE_SEEDS.train + ((seed * 7919) % 2 ** 29), count)
-    : new Rng(seed).randn([count, exp.generator.zDim]);
+    ? faceCodes(FACE_SEEDS.train + ((seed * 7919) % 2 ** 29), count).moveTo(exp.device)
+    : new Rng(seed).randn([count, exp.generator.zDim], exp.device);
 }
 
 /** Resolves a previous-stage reference: a checkpoint file, a run directory or a config file. */
@@ -118,7 +122,8 @@ export function resolveStageCheckpoint(ref: string, runsRoot: string): string {
  * Builds the networks of a config. Earlier stages load from config.previousStages, unless
  * `checkpoint` is given: then every stage loads from that one file (a run's checkpoint holds all).
  */
-export function buildExperiment(c: Config, opts: { runsRoot: string; checkpoint?: string } = { runsRoot: 'runs' }): Experiment {
+export function buildExperiment(c: Config, opts: { runsRoot: string; checkpoint?: string; device?: DeviceChoice } = { runsRoot: 'runs' }): Experiment {
+  const { device, why: deviceWhy } = resolveDevice(opts.device ?? c.device);
   const randomInit: string[] = [];
   const { generator, latentAvg } = buildGenerator(c, randomInit);
   const stages: Encoder[] = [];
@@ -136,7 +141,8 @@ export function buildExperiment(c: Config, opts: { runsRoot: string; checkpoint?
   }
   const model = new MultiStageInversion(stages, generator, latentAvg, { residual: c.residual, inputSize: c.encoder.inputSize });
   if (opts.checkpoint) model.loadStateDict(readCheckpoint(opts.checkpoint).model, { context: opts.checkpoint });
-  return { config: c, generator, latentAvg, stages, model, randomInit };
+  model.to(device);
+  return { config: c, device, deviceWhy, generator, latentAvg, stages, model, randomInit };
 }
 
 /** The weights of stage s from a checkpoint's model.* map (keys `stage<s>.<name>`). */

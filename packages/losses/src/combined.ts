@@ -2,7 +2,7 @@
 // (paper defaults 1, 0.8, 0.5, 1). A term is off when its weight is 0. Loss networks are frozen
 // (eval mode, no parameter gradients) and pass gradients to the reconstruction only.
 import * as fs from 'node:fs';
-import { Tensor, ops } from '@sgi/core';
+import { Tensor, ops, type Device } from '@sgi/core';
 import { l2Loss } from './l2.js';
 import { LPIPS } from './lpips.js';
 import { IDLoss, type IdNetwork, type IdVariant } from './id_loss.js';
@@ -110,6 +110,14 @@ export class CombinedLoss {
     const result: Tensor = total ?? Tensor.zeros([], yHat.device);
     terms.total = result.item();
     return { total: result, terms };
+  }
+
+  /** Moves every loss network to `device` (in place); the inputs of forward() must be there too. */
+  to(device: Device): this {
+    this.lpips?.to(device);
+    this.id?.to(device);
+    this.parsing?.to(device);
+    return this;
   }
 
   release(): void {

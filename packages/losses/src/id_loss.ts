@@ -4,7 +4,7 @@
 // Single-layer (pSp's, for the ablations): the embedding level only.
 // Input: the 256 image (pooled to 256 first if needed), cropped to [35:223, 32:220] and
 // adaptive-average-pooled to the network's input size (112 ArcFace, 150 face-api).
-import { Tensor, ops, noGrad, Rng } from '@sgi/core';
+import { Tensor, ops, noGrad, Rng, type Device } from '@sgi/core';
 import { ArcFace, ARCFACE_IRSE50, type ArcFaceConfig } from './nets/arcface.js';
 import { FaceRecognitionNet, FACEAPI_INPUT_SIZE, defaultFaceApiManifest, readTfjsWeights } from './nets/faceapi.js';
 import { readWeights, resolveWeightPath, loadInto, checkWeightFile, type MissingWeight } from './weights.js';
@@ -143,6 +143,13 @@ export class IDLoss {
       }
       return out;
     });
+  }
+
+  /** Moves the recognition network to `device` (in place). */
+  to(device: Device): this {
+    this.arcface?.to(device);
+    this.faceapi?.to(device);
+    return this;
   }
 
   release(): void {

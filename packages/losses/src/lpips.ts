@@ -3,7 +3,7 @@
 //   images, each unit-normalised over channels (x / (||x||_2 + 1e-10)), squared difference,
 //   1x1 "lin" conv to one channel (no bias; checkpoint names lin<k>.model.1.weight),
 //   spatial mean, sum over the five layers. distance() is per image [B]; forward() their mean.
-import { Module, Sequential, Tensor, nn, ops, noGrad, Rng } from '@sgi/core';
+import { Module, Sequential, Tensor, nn, ops, noGrad, Rng, type Device } from '@sgi/core';
 import { AlexNetFeatures, ALEXNET_CHANNELS } from './nets/alexnet.js';
 import { readWeights, resolveWeightPath, subset, loadInto, checkWeightFile, type MissingWeight } from './weights.js';
 
@@ -107,6 +107,15 @@ export class LPIPS {
   /** Mean distance over the batch (the loss term). */
   forward(yHat: Tensor, x: Tensor): Tensor {
     return ops.mean(this.distance(yHat, x));
+  }
+
+  /** Moves the networks and constants to `device` (in place). */
+  to(device: Device): this {
+    this.net.to(device);
+    this.lin.to(device);
+    this.shift.moveTo(device);
+    this.invScale.moveTo(device);
+    return this;
   }
 
   release(): void {

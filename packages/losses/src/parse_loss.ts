@@ -1,7 +1,7 @@
 // Multi-layer parsing loss (the paper's MP term): the CelebAMask-HQ parsing UNet applied to
 // both 256 images; features = outputs of max-pools 1..4 and of the center block, flattened;
 // sum over the 5 levels of mean_b(1 - cos), the target image's side detached.
-import { Tensor, ops, noGrad, Rng } from '@sgi/core';
+import { Tensor, ops, noGrad, Rng, type Device } from '@sgi/core';
 import { ParsingUNet, PARSING_UNET_DEFAULT } from './nets/parsing_unet.js';
 import { multiLevelCosineLoss } from './id_loss.js';
 import { readWeights, resolveWeightPath, loadInto, checkWeightFile, type MissingWeight } from './weights.js';
@@ -57,6 +57,12 @@ export class ParseLoss {
   forward(yHat: Tensor, x: Tensor): Tensor {
     const target = noGrad(() => this.levels(x));
     return multiLevelCosineLoss(target, this.levels(yHat));
+  }
+
+  /** Moves the parsing network to `device` (in place). */
+  to(device: Device): this {
+    this.net.to(device);
+    return this;
   }
 
   release(): void {

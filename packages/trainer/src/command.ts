@@ -14,7 +14,7 @@ import { initWorld } from './distributed.js';
 export const DEFAULT_CONFIG = 'configs/tiny/stage1.yaml';
 
 /** The config a command line trains, with its run folder decided. */
-export function configFor(argv: { config?: string; resume?: string; 'run-dir'?: string; steps?: number }): { config: Config; file: string } {
+export function configFor(argv: { config?: string; resume?: string; 'run-dir'?: string; steps?: number; device?: Config['device'] }): { config: Config; file: string } {
   const resumeDir = argv.resume ? path.resolve(argv.resume) : undefined;
   if (resumeDir && !fs.existsSync(path.join(resumeDir, 'config.json'))) {
     throw new Error(`${resumeDir} is not a run folder (no config.json); runs are written by \`sgi train\``);
@@ -28,6 +28,7 @@ export function configFor(argv: { config?: string; resume?: string; 'run-dir'?: 
     config.runDir = path.resolve(argv['run-dir']);
   }
   if (argv.steps) config.train.steps = argv.steps;
+  if (argv.device) config.device = argv.device;
   return { config, file };
 }
 
@@ -42,10 +43,15 @@ export async function trainCli(args: string[]): Promise<void> {
     .option('overwrite', { type: 'boolean', default: false, describe: 'delete the run the folder holds and start over (with --resume: only when it holds another config\'s run)' })
     .option('steps', { type: 'number', describe: 'override train.steps (a finished run resumed with more steps trains on)' })
     .option('stop-after', { type: 'number', describe: 'stop after this step (the schedule is unchanged; resume later)' })
+    .option('device', {
+      choices: ['auto', 'cpu', 'cuda'] as const,
+      describe: "where to train: cuda, cpu, or auto (CUDA when a usable GPU is present, else the CPU). Default: the config's device (auto). A run resumes on any device",
+    })
     .option('export', { type: 'string', describe: "renderer runs: write the run's best generator (and its editing directions beside it) to this file, then exit" })
     .example('$0', 'train the tiny built-in experiment (tiny stage 1)')
     .example('$0 --config configs/tiny/stage2.yaml', 'train tiny stage 2 (stage 1 must be trained)')
     .example('$0 --resume runs/tiny-stage1 --steps 6000', 'continue a run and train it longer')
+    .example('$0 --config configs/paper/stage1.yaml --device cuda', 'train on the GPU (fails with the reason when CUDA cannot be used)')
     .example('mpirun -np 4 $0 --config configs/tiny/stage1.yaml', 'data-parallel on 4 processes (train.batchSize per process)')
     .wrap(Math.min(120, Math.max(100, process.stdout.columns ?? 100)))
     .strict()

@@ -174,13 +174,14 @@ export interface InversionBatch {
 /** The task of training the last encoder stage of `c`. */
 export async function inversionTask(c: Config, runsRoot: string, log: (line: string) => void, world: World = SINGLE_PROCESS): Promise<TrainingTask<InversionBatch>> {
   const exp = buildExperiment(c, { runsRoot });
-  const loss = new CombinedLoss({ ...c.loss, seed: c.seed });
+  const loss = new CombinedLoss({ ...c.loss, seed: c.seed }).to(exp.device);
+  const device = exp.device;
   const stage = c.stages;
   const trained = exp.stages[stage - 1]!;
   trained.train();
   const S = c.encoder.inputSize, B = c.train.batchSize;
   const data = c.data.kind === 'folder' ? folderSource(c, log, world) : c.data.kind === 'facesjs' ? facesSource(c, S, world) : syntheticSource(c, exp, world);
-  const val = await data.validation();
+  const val = (await data.validation()).moveTo(device);
   val.persistent = true;
   // a task: the encoder sees degraded (or translated) images, seeded per step and image in
   // training and by index in validation; the clean images stay the targets
@@ -190,7 +191,7 @@ export async function inversionTask(c: Config, runsRoot: string, log: (line: str
   if (task) {
     const n = val.shape[0]!;
     const input = await taskInput(task, val.toArray(), S, evalDegradeSeeds(n), data.valOrigin?.() ?? {});
-    valInput = Tensor.fromArray(input, [n, 3, S, S]);
+    valInput = Tensor.fromArray(input, [n, 3, S, S], device);
     valInput.persistent = true;
     const b = noGrad(() => meanImageScores(val, valInput));
     baseline = `, task ${describeTask(task)} (identity baseline on validation: PSNR ${b.psnr.toFixed(2)} dB, SSIM ${b.ssim.toFixed(3)})`;
@@ -199,6 +200,7 @@ export async function inversionTask(c: Config, runsRoot: string, log: (line: str
   // generator noise 'random': each rank draws its own (rank 0 the single process's)
   const noiseSeed = (step: number) => c.seed * 7919 + step + world.rank * 2 ** 28;
   return {
+    device: exp.deviceWhy,
     describe: `stage ${stage} of ${c.stages}, ${trained.numParameters().toLocaleString('en-US')} trainable parameters, ${data.describe}${baseline}`,
     randomInit: [...exp.randomInit, ...loss.randomInitialised],
     stage,
@@ -215,8 +217,8 @@ export async function inversionTask(c: Config, runsRoot: string, log: (line: str
       return { input: await taskInput(task, target, S, seeds, origin), target };
     },
     loss: (batch, step) => {
-      const y = Tensor.fromArray(batch.target, [B, 3, S, S]);
-      const x = batch.input === batch.target ? y : Tensor.fromArray(batch.input, [B, 3, S, S]);
+      const y = Tensor.fromArray(batch.target, [B, 3, S, S], device);
+      const x = batch.input === batch.target ? y : Tensor.fromArray(batch.input, [B, 3, S, S], device);
       const { images } = exp.model.forward(x, { trainFrom: stage, withImages: true, noise: c.train.noise, rng: new Rng(noiseSeed(step)) });
       return loss.forward(images[images.length - 1]!, y);
     },

@@ -53,6 +53,8 @@ export interface Validation {
 export interface TrainingTask<B> {
   /** One line for the log: what is trained, on which data. */
   describe: string;
+  /** Where it runs and why, for the log (e.g. "cpu (auto: cuda unavailable: ...)"). */
+  device: string;
   /** Networks running on random weights, printed in the log and recorded in the metrics. */
   randomInit: string[];
   /** The stage number recorded in checkpoints (1 for a generator). */
@@ -133,6 +135,7 @@ export async function runTraining<B>(c: Config, opts: TrainOptions, makeTask: ()
   // the resolved config (absolute paths): `sgi train --resume <run dir>` reads it back
   if (root) writeFileAtomic(path.join(runDir, 'config.json'), JSON.stringify(resolvedConfig(c, runDir), null, 2));
   say(`run ${c.name}: ${task.describe}`);
+  say(`  device: ${task.device}`);
   for (const note of task.randomInit) say(`  random-initialised: ${note}`);
 
   const metricsFile = path.join(runDir, 'metrics.jsonl');

@@ -3,7 +3,7 @@
 // towards facesjs's rendering of the same face. W then carries the faces' semantics, and sampling
 // the generator is drawing random faces. The generator is the same StyleGAN2 code as the 1024 one.
 import * as path from 'node:path';
-import { Tensor, meanImageScores, noGrad, ops, serializeSafetensors, writeFileAtomic, type StyleGAN2Generator } from '@sgi/core';
+import { Tensor, meanImageScores, noGrad, ops, resolveDevice, serializeSafetensors, writeFileAtomic, type StyleGAN2Generator } from '@sgi/core';
 import { CombinedLoss } from '@sgi/losses';
 import {
   FACE_SEEDS, FACE_STATISTICS_SEED, buildGenerator, faceCodes, fitDirection, readCheckpoint, renderedFaces, runCheckpoint, runDirFor, trainingFaceSeed, writeDirection, type Config,
@@ -41,7 +41,7 @@ export function exportGenerator(c: Config, generator: StyleGAN2Generator, file: 
   const faces = sampleFaces(FACE_STATISTICS_SEED, n);
   const D = generator.styleDim;
   const w = noGrad(() => {
-    const codes = Tensor.fromArray(encodeFaces(faces), [n, FACE_CODE_DIM]);
+    const codes = Tensor.fromArray(encodeFaces(faces), [n, FACE_CODE_DIM], generator.device);
     const out = generator.mapping(codes);
     codes.release();
     const host = out.toArray();
@@ -90,20 +90,22 @@ export async function rendererTask(c: Config, world: World = SINGLE_PROCESS): Pr
   const randomInit: string[] = [];
   const { generator, latentAvg } = buildGenerator(c, randomInit);
   latentAvg.release();
-  generator.train().freeze(false);
+  const { device, why } = resolveDevice(c.device);
+  generator.to(device).train().freeze(false);
   // the stored noise buffers are constants of the drawing, not weights
   for (const [k, t] of generator.stateDict()) if (k.startsWith('noises.')) t.requiresGrad = false;
-  const loss = new CombinedLoss({ ...c.loss, seed: c.seed });
+  const loss = new CombinedLoss({ ...c.loss, seed: c.seed }).to(device);
   const S = c.generator.size, B = c.train.batchSize, V = c.train.valImages;
   if (c.encoder.inputSize !== S) throw new Error(`${c.name}: a renderer run compares the generator's ${S}x${S} images with renders at encoder.inputSize ${c.encoder.inputSize}: make them equal`);
   // a data-parallel job: rank r draws faces r*B .. r*B + B - 1 of the global batch (see inversion.ts)
   const first = (step: number) => trainingFaceSeed(c.seed, step, B * world.size) + world.rank * B;
-  const valImages = Tensor.fromArray(await renderedFaces(FACE_SEEDS.heldOut, V, S), [V, 3, S, S]);
-  const valCodes = faceCodes(FACE_SEEDS.heldOut, V);
+  const valImages = Tensor.fromArray(await renderedFaces(FACE_SEEDS.heldOut, V, S), [V, 3, S, S], device);
+  const valCodes = faceCodes(FACE_SEEDS.heldOut, V).moveTo(device);
   valImages.persistent = true;
   valCodes.persistent = true;
   const [valImagesShard, valCodesShard] = validationShard(world, valImages, valCodes);
   return {
+    device: why,
     describe: `generator ${S}x${S} as a renderer of face-world codes, ${generator.numParameters().toLocaleString('en-US')} trainable parameters, faces rendered on the fly (validation: ${V} held-out faces)`,
     randomInit: [...randomInit.filter((r) => !r.startsWith('generator')), ...loss.randomInitialised],
     stage: 1,
@@ -117,8 +119,8 @@ export async function rendererTask(c: Config, world: World = SINGLE_PROCESS): Pr
       return { codes: encodeFaces(faces), images: await renderBatch(faces, S) };
     },
     loss: (batch) => {
-      const x = Tensor.fromArray(batch.images, [B, 3, S, S]);
-      const y = draw(generator, Tensor.fromArray(batch.codes, [B, FACE_CODE_DIM]));
+      const x = Tensor.fromArray(batch.images, [B, 3, S, S], device);
+      const y = draw(generator, Tensor.fromArray(batch.codes, [B, FACE_CODE_DIM], device));
       return loss.forward(y, x);
     },
     validate: () => noGrad(() => {

@@ -21,7 +21,7 @@ export function directionsCommand(y: Argv): Argv {
     async (argv) => {
       if (path.extname(argv.out).toLowerCase() !== '.npy') throw new Error(`--out ${argv.out}: the direction is written as .npy (e.g. ${argv.out}.npy)`);
       for (const p of [argv.positive, argv.negative]) if (!fs.existsSync(p)) throw new Error(`input not found: ${p}`);
-      const inv = Inverter.load(argv.config, { checkpoint: argv.checkpoint });
+      const inv = Inverter.load(argv.config, { checkpoint: argv.checkpoint, device: argv.device });
       try {
         const d = await directionFromImages(inv, argv.positive, argv.negative, {
           space: argv.space as DirectionSpace,

@@ -44,7 +44,7 @@ export function editCommand(y: Argv): Argv {
       const relative = argv.relative ?? Boolean(argv.attribute);
       const absolute = absoluteStrengths(strengths, relative, info);
       const files = inputImages(argv.input);
-      const inv = Inverter.load(argv.config, { checkpoint: argv.checkpoint });
+      const inv = Inverter.load(argv.config, { checkpoint: argv.checkpoint, device: argv.device });
       try {
         const what = path.basename(info.file);
         const direction = readNpy(info.file);

@@ -54,7 +54,7 @@ export function exportCommand(y: Argv): Argv {
     (argv) => {
       if (argv.format !== 'onnx') throw new Error(`--format ${argv.format}: only onnx is supported`);
       checkOut(argv.out);
-      const inv = Inverter.load(argv.config, { checkpoint: argv.checkpoint });
+      const inv = Inverter.load(argv.config, { checkpoint: argv.checkpoint, device: argv.device });
       const { model, randomInit, generator } = inv.exp;
       for (const note of randomInit) console.warn(`warning: random-initialised: ${note}`);
       const t0 = performance.now();

@@ -21,7 +21,7 @@ export function hideCommand(y: Argv): Argv {
       .option('height', { type: 'number', default: 10, describe: 'STC constraint height (7..12: higher embeds with fewer changes, more slowly)' })
       .option('max-bpp', { type: 'number', default: 0.5, describe: 'refuse payloads above this many embedded bits per carrier pixel' }),
     async (argv) => {
-      const inv = Inverter.load(argv.config, { checkpoint: argv.checkpoint });
+      const inv = Inverter.load(argv.config, { checkpoint: argv.checkpoint, device: argv.device });
       try {
         if (!argv.key) console.warn('warning: no --key given: the code is hidden under the empty key, which anyone with sgi can reveal');
         const r = await hideImageFile(inv, {

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Argv } from 'yargs';
+import { trainedModelOptions } from './trained.js';
 import { writeImageGrid } from '@sgi/experiment';
 import { Inverter, asLatent, framesOf, interpolateCodes, sourceCode, writeAnimation, writeLatent } from '@sgi/apps';
 
@@ -11,17 +12,15 @@ export function interpolateCommand(y: Argv): Argv {
   return y.command(
     'interpolate <a> <b>',
     'Interpolate between two faces in W+: frames, codes, an animated WebP and GIF',
-    (a) => a
+    (a) => trainedModelOptions(a)
       .positional('a', { type: 'string', demandOption: true, describe: 'first face: an image, or a .npy W+ code [nLatent, styleDim]' })
       .positional('b', { type: 'string', demandOption: true, describe: 'second face: an image, or a .npy W+ code' })
-      .option('config', { type: 'string', demandOption: true, describe: 'experiment config the checkpoint was trained with' })
-      .option('checkpoint', { type: 'string', describe: "checkpoint (default: the newest best checkpoint of the config's run)" })
       .option('steps', { type: 'number', default: 8, describe: 'number of frames N, lambda = 0 .. 1 (both ends included)' })
       .option('delay', { type: 'number', default: 120, describe: 'milliseconds per frame of the animations' })
       .option('out', { type: 'string', demandOption: true, describe: 'output folder' }),
     async (argv) => {
       for (const p of [argv.a!, argv.b!]) if (!fs.existsSync(p)) throw new Error(`input not found: ${p}`);
-      const inv = Inverter.load(argv.config, { checkpoint: argv.checkpoint });
+      const inv = Inverter.load(argv.config, { checkpoint: argv.checkpoint, device: argv.device });
       try {
         const A = await sourceCode(inv, argv.a!);
         const B = await sourceCode(inv, argv.b!);

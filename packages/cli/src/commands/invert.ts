@@ -46,7 +46,7 @@ export function invertCommand(y: Argv): Argv {
       if (files.length === 1 && !IMAGE_EXTENSIONS.has(path.extname(files[0]!).toLowerCase())) {
         console.warn(`warning: ${files[0]} does not have an image extension; trying to decode it anyway`);
       }
-      const exp = buildExperiment(c, { runsRoot: runsRoot(), checkpoint });
+      const exp = buildExperiment(c, { runsRoot: runsRoot(), checkpoint, device: argv.device });
       exp.model.eval();
       fs.mkdirSync(argv.out, { recursive: true });
       const size = c.encoder.inputSize;
@@ -105,7 +105,7 @@ export function invertCommand(y: Argv): Argv {
         }
         const scope = new Scope();
         const out = scope.run(() => noGrad(() => {
-          const x = Tensor.fromArray(img, [1, 3, size, size]);
+          const x = Tensor.fromArray(img, [1, 3, size, size], exp.device);
           const t0 = performance.now();
           const r = exp.model.forward(x, { withImages: true });
           native.synchronize();

@@ -21,7 +21,7 @@ export function mixCommand(y: Argv): Argv {
       .option('out', { type: 'string', demandOption: true, describe: 'output folder' }),
     async (argv) => {
       for (const p of [argv.content, argv.style]) if (!fs.existsSync(p)) throw new Error(`input not found: ${p}`);
-      const inv = Inverter.load(argv.config, { checkpoint: argv.checkpoint });
+      const inv = Inverter.load(argv.config, { checkpoint: argv.checkpoint, device: argv.device });
       try {
         const { index, reason } = mixLayerIndex(inv.nLatent, { from: argv.from, exact: argv.layerIndex });
         console.log(`mixing from layer index ${index} of ${inv.nLatent}: ${reason}`);

@@ -6,6 +6,7 @@
 // and restore.json (see runRestore in @sgi/apps).
 import * as fs from 'node:fs';
 import type { Argv } from 'yargs';
+import { trainedModelOptions } from './trained.js';
 import { listImages } from '@sgi/experiment';
 import { Inverter, runRestore } from '@sgi/apps';
 
@@ -13,9 +14,7 @@ export function restoreCommand(y: Argv): Argv {
   return y.command(
     'restore',
     'Restoration/translation with a task-trained encoder: degraded photos, sketches or label maps in, faces out',
-    (a) => a
-      .option('config', { type: 'string', demandOption: true, describe: 'task config the checkpoint was trained with (e.g. configs/tiny/tasks/inpainting.yaml)' })
-      .option('checkpoint', { type: 'string', describe: "checkpoint (default: the newest best checkpoint of the config's run)" })
+    (a) => trainedModelOptions(a, 'task config the checkpoint was trained with (e.g. configs/tiny/tasks/inpainting.yaml)')
       .option('input', { type: 'string', demandOption: true, describe: 'an image file or a folder of images (fed as they are unless --degrade)' })
       .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
       .option('degrade', { type: 'boolean', default: false, describe: "degrade clean images with the config's task first (seeded by their index), as evaluation does" })
@@ -25,7 +24,7 @@ export function restoreCommand(y: Argv): Argv {
       if (!fs.existsSync(argv.input)) throw new Error(`input not found: ${argv.input}`);
       const files = fs.statSync(argv.input).isDirectory() ? listImages(argv.input) : [argv.input];
       if (files.length === 0) throw new Error(`no images in ${argv.input}`);
-      const inv = Inverter.load(argv.config, { checkpoint: argv.checkpoint });
+      const inv = Inverter.load(argv.config, { checkpoint: argv.checkpoint, device: argv.device });
       try {
         const r = await runRestore(inv, files, argv.out, { degrade: argv.degrade });
         console.log(r.summary);

@@ -14,7 +14,7 @@ export function revealCommand(y: Argv): Argv {
       .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
       .option('key', { type: 'string', default: '', describe: 'the passphrase given to sgi hide' }),
     async (argv) => {
-      const inv = Inverter.load(argv.config, { checkpoint: argv.checkpoint });
+      const inv = Inverter.load(argv.config, { checkpoint: argv.checkpoint, device: argv.device });
       try {
         const r = await revealImageFile(inv, { stego: argv.stego, outDir: argv.out, key: argv.key });
         const q = r.quantised;

@@ -25,7 +25,7 @@ export function swapCommand(y: Argv): Argv {
       .option('feather', { type: 'number', default: m.feather, describe: 'width of the soft edge beyond the ellipse, fraction of the image side (0: hard edge)' })
       .example('$0 swap --config configs/tiny/stage2.yaml --source data/faces/000001.png --target data/faces/000002.png --out out/swap', ''),
     async (argv) => {
-      const inv = Inverter.load(argv.config, { checkpoint: argv.checkpoint });
+      const inv = Inverter.load(argv.config, { checkpoint: argv.checkpoint, device: argv.device });
       try {
         const mask = { centerX: argv['center-x'], centerY: argv['center-y'], radiusX: argv['radius-x'], radiusY: argv['radius-y'], feather: argv.feather };
         const { result, files } = await runSwap(inv, argv.source, argv.target, argv.out, mask);

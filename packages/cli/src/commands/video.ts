@@ -28,7 +28,7 @@ export function videoCommand(y: Argv): Argv {
       videoKindOf(argv.input);
       if (argv.format === 'mp4') requireFfmpeg();
       if (argv.direction && !fs.existsSync(argv.direction)) throw new Error(`direction not found: ${argv.direction}`);
-      const inv = Inverter.load(argv.config, { checkpoint: argv.checkpoint });
+      const inv = Inverter.load(argv.config, { checkpoint: argv.checkpoint, device: argv.device });
       try {
         const direction = argv.direction ? loadDirection(argv.direction, inv) : undefined;
         const run = await runVideo(inv, argv.input, argv.out, {

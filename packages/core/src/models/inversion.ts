@@ -4,7 +4,7 @@
 //   Wt = Et(concat(x, pool(G(W_{t-1})))) + w_avg            ("2Stage*": no residual)
 // pool = adaptive average pooling of the generator output to the encoder's input size ("face pool").
 import { Module } from '../nn/module.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, type Device } from '../tensor.js';
 import { Encoder } from './encoder.js';
 import { noGrad } from '../autograd.js';
 import * as ops from '../ops/index.js';
@@ -41,6 +41,14 @@ export class MultiStageInversion extends Module {
       if (s.config.inChannels !== want) throw new Error(`MultiStageInversion: stage ${i + 1} must take ${want} input channels, not ${s.config.inChannels}`);
     });
     this.stages = stages.map((s, i) => this.child(`stage${i + 1}`, s));
+  }
+
+  /** Moves the stages, the generator and the mean latent to `device` (in place). */
+  override to(device: Device): this {
+    super.to(device);
+    if (this.generator instanceof Module) this.generator.to(device);
+    this.latentAvg?.moveTo(device);
+    return this;
   }
 
   get residual(): boolean {

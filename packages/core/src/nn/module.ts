@@ -1,7 +1,7 @@
 // Module: named parameters, buffers and children with PyTorch's dotted names, state dicts
 // (strict loading with a clear report), train/eval modes, freezing and parameter counts.
 import { native } from '../native.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, type Device } from '../tensor.js';
 import { sameShape, shapeStr } from '../shape.js';
 
 /** Anything with a shape and float data: a Tensor or a host tensor from a checkpoint reader. */
@@ -127,6 +127,22 @@ export abstract class Module {
 
   numParameters(): number {
     return this.parameters().reduce((n, p) => n + p.numel, 0);
+  }
+
+  /**
+   * Moves every parameter and buffer (and those of the children) to `device` in place: the same
+   * tensor objects over new storage, so optimizers and callers that hold them keep working.
+   * Modules that hold other tensors (constants, shared kernels) extend this. Returns this.
+   */
+  to(device: Device): this {
+    for (const [, t] of this.stateDict()) t.moveTo(device);
+    return this;
+  }
+
+  /** The device of the parameters and buffers (the CPU for a module without any). */
+  get device(): Device {
+    const first = this.stateDict().values().next();
+    return first.done ? 'cpu' : first.value.device;
   }
 
   /** Releases every parameter and buffer (the module is unusable afterwards). */

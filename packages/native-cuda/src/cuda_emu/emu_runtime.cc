@@ -26,8 +26,9 @@ extern "C" void sgi_emu_switch(void** save_sp, void* load_sp);
 extern "C" void sgi_emu_fiber_start();
 extern "C" void sgi_emu_fiber_main(sgi::emu::Fiber* f);
 
-// A fiber switch saves the callee-saved registers, MXCSR and the x87 control word on the current
-// stack, stores the stack pointer in *save_sp, and resumes the stack at load_sp. A new fiber's
+// A fiber switch saves the callee-saved registers on the current stack, stores the stack pointer
+// in *save_sp and resumes the stack at load_sp. (MXCSR and the x87 control word are not switched:
+// kernels never change them, and every fiber of an OS thread shares that thread's.) A new fiber's
 // stack is prepared so that the first switch to it "returns" into sgi_emu_fiber_start with the
 // fiber in r12.
 asm(R"(
@@ -42,14 +43,8 @@ sgi_emu_switch:
   pushq %r13
   pushq %r14
   pushq %r15
-  subq $8, %rsp
-  stmxcsr (%rsp)
-  fnstcw 4(%rsp)
   movq %rsp, (%rdi)
   movq %rsi, %rsp
-  ldmxcsr (%rsp)
-  fldcw 4(%rsp)
-  addq $8, %rsp
   popq %r15
   popq %r14
   popq %r13
@@ -78,139 +73,175 @@ namespace {
 constexpr size_t kStackBytes = 64 * 1024;
 constexpr int kWarp = 32;
 
-enum class State { NotStarted, Ready, AtBlockBarrier, AtWarpBarrier, Done };
+enum class State { NotStarted, Running, Ready, AtBlockBarrier, AtWarpBarrier, Done };
 
 }  // namespace
 
+// A stack that runs threads of the block one after another: a thread that reaches its end
+// without waiting hands the fiber to the next thread that has not started, so a block without
+// barriers costs one fiber, not one per thread. A thread that waits keeps its fiber until it
+// is released.
 struct Fiber {
   void* sp = nullptr;
   char* stack = nullptr;
-  ThreadIndex index{};
-  int linear = 0;
-  State state = State::NotStarted;
 };
 
 namespace {
 
+struct Thread {
+  ThreadIndex index{};
+  int linear = 0;
+  State state = State::NotStarted;
+  Fiber* fiber = nullptr;  // while it waits at a barrier
+};
+
 // Runs the blocks given to one OS thread, one block at a time.
 struct BlockRunner {
   void* scheduler_sp = nullptr;
-  std::vector<Fiber> fibers;
-  std::vector<char*> free_stacks;
+  std::vector<Thread> threads;
+  std::vector<Fiber*> free_fibers;
   std::vector<uint64_t> slots;  // warp exchange: one slot per thread of the block
-  Fiber* running = nullptr;
+  int next = 0;                 // the first thread that has not started
+  int done = 0;
+  Thread* running = nullptr;
   void (*body)(void*) = nullptr;
   void* closure = nullptr;
 
   ~BlockRunner() {
-    for (char* s : free_stacks) std::free(s);
-  }
-
-  char* take_stack() {
-    if (!free_stacks.empty()) {
-      char* s = free_stacks.back();
-      free_stacks.pop_back();
-      return s;
+    for (Fiber* f : free_fibers) {
+      std::free(f->stack);
+      delete f;
     }
-    char* s = static_cast<char*>(std::aligned_alloc(64, kStackBytes));
-    if (!s) throw std::bad_alloc();
-    return s;
   }
 
-  void start(Fiber& f) {
-    f.stack = take_stack();
-    uint64_t csr = 0;
-    asm volatile("stmxcsr %0" : "=m"(*reinterpret_cast<uint32_t*>(&csr)));
-    asm volatile("fnstcw %0" : "=m"(*(reinterpret_cast<uint16_t*>(&csr) + 2)));
+  Fiber* new_fiber() {
+    Fiber* f;
+    if (!free_fibers.empty()) {
+      f = free_fibers.back();
+      free_fibers.pop_back();
+    } else {
+      f = new Fiber();
+      f->stack = static_cast<char*>(std::aligned_alloc(64, kStackBytes));
+      if (!f->stack) throw std::bad_alloc();
+    }
     // top: 16-byte aligned address just above the return slot (the ABI's alignment at a call)
-    uintptr_t top = (reinterpret_cast<uintptr_t>(f.stack) + kStackBytes - 64) & ~uintptr_t(15);
+    uintptr_t top = (reinterpret_cast<uintptr_t>(f->stack) + kStackBytes - 64) & ~uintptr_t(15);
     uint64_t* sp = reinterpret_cast<uint64_t*>(top);
     *--sp = reinterpret_cast<uint64_t>(&sgi_emu_fiber_start);  // return address
     *--sp = 0;                                                  // rbp
     *--sp = 0;                                                  // rbx
-    *--sp = reinterpret_cast<uint64_t>(&f);                     // r12: the fiber
+    *--sp = reinterpret_cast<uint64_t>(f);                      // r12: the fiber
     *--sp = 0;                                                  // r13
     *--sp = 0;                                                  // r14
     *--sp = 0;                                                  // r15
-    *--sp = csr;                                                // MXCSR and x87 control word
-    f.sp = sp;
-    f.state = State::Ready;
+    f->sp = sp;
+    return f;
   }
 
-  void resume(Fiber& f) {
-    running = &f;
-    current = &f.index;
-    sgi_emu_switch(&scheduler_sp, f.sp);
-    running = nullptr;
-    if (f.state == State::Done) {
-      free_stacks.push_back(f.stack);
-      f.stack = nullptr;
+  // Inside a fiber: run threads that have not started until one waits (then the fiber stays
+  // with it) or none is left (then the fiber returns to the scheduler for good).
+  void work(Fiber* f) {
+    while (next < int(threads.size())) {
+      Thread& t = threads[size_t(next++)];
+      t.state = State::Running;
+      running = &t;
+      current = &t.index;
+      body(closure);
+      // the thread may have waited and been resumed on this same fiber: it is done now
+      t.state = State::Done;
+      ++done;
     }
+    running = nullptr;
+    free_fibers.push_back(f);
+    sgi_emu_switch(&f->sp, scheduler_sp);
+  }
+
+  // Inside a fiber: the running thread waits at a barrier; returns when it is released.
+  void wait(State at) {
+    Thread* t = running;
+    t->state = at;
+    t->fiber = fiber_of_running;
+    sgi_emu_switch(&fiber_of_running->sp, scheduler_sp);
+    // resumed: the scheduler set running, current and fiber_of_running back to this thread
+  }
+
+  Fiber* fiber_of_running = nullptr;
+
+  void resume(Fiber* f, Thread* t) {
+    fiber_of_running = f;
+    if (t) {
+      running = t;
+      current = &t->index;
+      t->state = State::Running;
+      t->fiber = nullptr;
+    }
+    sgi_emu_switch(&scheduler_sp, f->sp);
   }
 
   // Returns false when the block cannot finish (threads wait at barriers the others never reach).
   bool run(dim3 grid, dim3 block, uint3 block_idx) {
     const int nx = int(block.x), ny = int(block.y);
     const int n = int(block.x * block.y * block.z);
-    fibers.assign(size_t(n), Fiber{});
+    threads.resize(size_t(n));
     slots.assign(size_t(n), 0);
     for (int i = 0; i < n; ++i) {
-      Fiber& f = fibers[size_t(i)];
-      f.linear = i;
-      f.index.thread = uint3{unsigned(i % nx), unsigned(i / nx % ny), unsigned(i / (nx * ny))};
-      f.index.block = block_idx;
-      f.index.block_dim = block;
-      f.index.grid_dim = grid;
+      Thread& t = threads[size_t(i)];
+      t.linear = i;
+      t.state = State::NotStarted;
+      t.fiber = nullptr;
+      t.index.thread = uint3{unsigned(i % nx), unsigned(i / nx % ny), unsigned(i / (nx * ny))};
+      t.index.block = block_idx;
+      t.index.block_dim = block;
+      t.index.grid_dim = grid;
     }
-    int done = 0;
+    next = 0;
+    done = 0;
     while (done < n) {
       bool ran = false;
-      for (Fiber& f : fibers) {
-        if (f.state == State::NotStarted) start(f);
-        if (f.state != State::Ready) continue;
-        resume(f);
+      // start every thread (a worker fiber runs them back to back until one waits)
+      while (next < n) {
+        resume(new_fiber(), nullptr);
         ran = true;
-        if (f.state == State::Done) ++done;
+      }
+      for (Thread& t : threads) {
+        if (t.state != State::Ready) continue;
+        resume(t.fiber, &t);
+        ran = true;
       }
       if (done == n) break;
       // release a barrier that every live thread of its block / warp has reached
       bool released = false;
       bool all_at_block = true;
-      for (const Fiber& f : fibers)
-        if (f.state != State::Done && f.state != State::AtBlockBarrier) { all_at_block = false; break; }
+      for (const Thread& t : threads)
+        if (t.state != State::Done && t.state != State::AtBlockBarrier) { all_at_block = false; break; }
       if (all_at_block) {
-        for (Fiber& f : fibers)
-          if (f.state == State::AtBlockBarrier) f.state = State::Ready;
+        for (Thread& t : threads)
+          if (t.state == State::AtBlockBarrier) t.state = State::Ready;
         released = true;
       }
       for (int w0 = 0; w0 < n && !released; w0 += kWarp) {
         const int w1 = std::min(n, w0 + kWarp);
         bool waiting = false, all = true;
         for (int i = w0; i < w1; ++i) {
-          const State s = fibers[size_t(i)].state;
+          const State s = threads[size_t(i)].state;
           if (s == State::AtWarpBarrier) waiting = true;
           else if (s != State::Done) all = false;
         }
         if (waiting && all) {
           for (int i = w0; i < w1; ++i)
-            if (fibers[size_t(i)].state == State::AtWarpBarrier) fibers[size_t(i)].state = State::Ready;
+            if (threads[size_t(i)].state == State::AtWarpBarrier) threads[size_t(i)].state = State::Ready;
           released = true;
         }
       }
       if (!released && !ran) {
-        // deadlock: give the stacks back (the stranded fibers are never resumed)
-        for (Fiber& f : fibers)
-          if (f.stack) { free_stacks.push_back(f.stack); f.stack = nullptr; }
+        // deadlock: take the stacks back (the stranded threads are never resumed)
+        for (Thread& t : threads)
+          if (t.fiber) { free_fibers.push_back(t.fiber); t.fiber = nullptr; }
         return false;
       }
     }
+    current = nullptr;
     return true;
-  }
-
-  void wait(State at) {
-    Fiber* f = running;
-    f->state = at;
-    sgi_emu_switch(&f->sp, scheduler_sp);
   }
 };
 
@@ -247,7 +278,7 @@ uint64_t warp_exchange(uint64_t bits, int src_lane) {
   r.wait(State::AtWarpBarrier);  // every live lane has published
   const int src = base + src_lane;
   uint64_t out = bits;
-  if (src_lane >= 0 && src_lane < kWarp && src < int(r.fibers.size()) && r.fibers[size_t(src)].state != State::Done)
+  if (src_lane >= 0 && src_lane < kWarp && src < int(r.threads.size()) && r.threads[size_t(src)].state != State::Done)
     out = r.slots[size_t(src)];
   r.wait(State::AtWarpBarrier);  // every live lane has read before anyone publishes again
   return out;
@@ -299,10 +330,7 @@ void run_grid(dim3 grid, dim3 block, const char* name, void (*body)(void*), void
 }  // namespace sgi::emu
 
 extern "C" void sgi_emu_fiber_main(sgi::emu::Fiber* f) {
-  auto& r = sgi::emu::runner;
-  r.body(r.closure);
-  f->state = sgi::emu::State::Done;
-  sgi_emu_switch(&f->sp, r.scheduler_sp);
+  sgi::emu::runner.work(f);
   __builtin_unreachable();
 }
 
