@@ -136,24 +136,6 @@ export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts
 }
 
 /**
- * Runs f on CPU leaves and on CUDA copies of them; outputs (1e-4) and the gradients of the inputs
- * that require them (1e-3, for a random upstream gradient) must agree. Clears the CPU grads first.
- */
-export function matchesOnCuda(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], label: string): void {
-  for (const t of inputs) { t.grad?.release(); t.grad = null; }
-  const gpu = inputs.map((t) => { const g = t.detach().to('cuda'); g.requiresGrad = t.requiresGrad; return g; });
-  const outC = f(...inputs), outG = f(...gpu);
-  expectClose(outG.to('cpu').toArray(), outC.toArray(), 1e-4, `${label}: out`);
-  const g = randTensor([...outC.shape], 99).detach();
-  outC.backward(g);
-  outG.backward(g.to('cuda'));
-  inputs.forEach((t, i) => {
-    if (!t.requiresGrad) return;
-    expectClose(gpu[i]!.grad!.to('cpu').toArray(), t.grad!.toArray(), 1e-3, `${label}: grad ${i}`);
-  });
-}
-
-/**
  * Runs `outputs()` (ops of x) with 1 thread and with at least 2: the outputs and the gradients of x
  * (for an all-ones upstream gradient of each output) must be identical. Restores the thread count.
  */
