@@ -10,15 +10,17 @@ const root = path.resolve(__dirname, '..');
 const cuda = (process.env.SGI_CUDA ?? 'ON').toUpperCase() === 'OFF' ? 'OFF' : 'ON';
 const emu = (process.env.SGI_CUDA_EMU ?? 'OFF').toUpperCase() === 'ON' ? 'ON' : 'OFF';
 const out = process.env.SGI_BUILD_DIR ?? 'build';
+// CUDA architectures (CMAKE_CUDA_ARCHITECTURES syntax, ';' or ' ' separated), default in CMakeLists.txt
+const archs = (process.env.SGI_CUDA_ARCHS ?? '').trim().split(/[;\s]+/).filter(Boolean).join(';');
 const stamp = path.join(root, out, 'sgi-options.txt');
 // CMake caches whether it found MPI: a machine that gained or lost Open MPI reconfigures.
 const mpi = spawnSync('mpicxx', ['--showme:version'], { stdio: 'ignore' }).status === 0 ? 'found' : 'absent';
-const options = `SGI_CUDA=${cuda} SGI_CUDA_EMU=${emu} MPI=${mpi}`;
+const options = `SGI_CUDA=${cuda} SGI_CUDA_EMU=${emu} MPI=${mpi}${archs ? ` ARCHS=${archs}` : ''}`;
 // cmake-js compile does not reconfigure: rebuild when the options changed.
 const previous = fs.existsSync(stamp) ? fs.readFileSync(stamp, 'utf8') : null;
 const verb = previous === options ? 'compile' : 'rebuild';
 const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
-const args = [cmakeJs, verb, '-O', out, `--CDSGI_CUDA=${cuda}`, `--CDSGI_CUDA_EMU=${emu}`, '--parallel', '2'];
+const args = [cmakeJs, verb, '-O', out, `--CDSGI_CUDA=${cuda}`, `--CDSGI_CUDA_EMU=${emu}`, ...(archs ? [`--CDCMAKE_CUDA_ARCHITECTURES=${archs}`] : []), '--parallel', '2'];
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 if (r.status !== 0) process.exit(r.status ?? 1);
 fs.writeFileSync(stamp, options);
@@ -28,7 +30,8 @@ fs.writeFileSync(stamp, options);
 const addon = path.join(root, out, 'Release', 'sgi_native.node');
 const nm = spawnSync('nm', ['-DC', '--undefined-only', addon], { encoding: 'utf8' });
 if (nm.status === 0) {
-  const missing = nm.stdout.split('\n').filter((l) => /\bsgi::/.test(l));
+  // weak references (w: e.g. a thread_local's TLS init hook) may stay undefined
+  const missing = nm.stdout.split('\n').filter((l) => /^\s*U\s/.test(l) && /\bsgi::/.test(l));
   if (missing.length) {
     console.error(`sgi build: ${missing.length} kernel symbol(s) are declared but not defined:\n${missing.join('\n')}`);
     process.exit(1);

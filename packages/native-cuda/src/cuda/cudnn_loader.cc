@@ -13,6 +13,7 @@
 
 #include <cuda_runtime.h>
 #include <dlfcn.h>
+#include <glob.h>
 
 #include <algorithm>
 #include <array>
@@ -22,6 +23,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "common/device.h"
 #include "cuda/cuda_check.h"
@@ -269,15 +271,28 @@ bool cudnn_load(std::string* reason) {
     *reason = "cuDNN disabled by SGI_CUDNN=0: convolutions use the built-in CUDA kernels";
     return false;
   }
-  const char* names[] = {"libcudnn.so.9", "libcudnn.so.8", "libcudnn.so"};
+  // SGI_CUDNN_PATH (a folder) first, then the loader's search path, then the folders where the
+  // NVIDIA Python wheels (nvidia-cudnn-cu12/cu13) put the library
+  std::vector<std::string> names;
+  if (const char* dir = std::getenv("SGI_CUDNN_PATH"); dir && *dir) names.push_back(std::string(dir) + "/libcudnn.so.9");
+  for (const char* n : {"libcudnn.so.9", "libcudnn.so.8", "libcudnn.so"}) names.push_back(n);
+  for (const char* pattern : {"/usr/local/lib/python3*/dist-packages/nvidia/cudnn/lib/libcudnn.so.9",
+                              "/usr/lib/python3*/dist-packages/nvidia/cudnn/lib/libcudnn.so.9",
+                              "/opt/*/.venv/lib/python3*/site-packages/nvidia/cudnn/lib/libcudnn.so.9",
+                              "/usr/local/lib/python3*/site-packages/nvidia/cudnn/lib/libcudnn.so.9"}) {
+    glob_t g{};
+    if (glob(pattern, 0, nullptr, &g) == 0)
+      for (size_t i = 0; i < g.gl_pathc; ++i) names.push_back(g.gl_pathv[i]);
+    globfree(&g);
+  }
   std::string tried;
-  for (const char* n : names) {
-    g_lib = dlopen(n, RTLD_NOW | RTLD_LOCAL);
+  for (const std::string& n : names) {
+    g_lib = dlopen(n.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (g_lib) { g_lib_name = n; break; }
-    tried += tried.empty() ? n : std::string(", ") + n;
+    tried += tried.empty() ? n : ", " + n;
   }
   if (!g_lib) {
-    *reason = "cuDNN was not found (tried " + tried + "): convolutions use the built-in CUDA kernels";
+    *reason = "cuDNN was not found (tried " + tried + "; SGI_CUDNN_PATH names its folder): convolutions use the built-in CUDA kernels";
     return false;
   }
   std::string missing;
