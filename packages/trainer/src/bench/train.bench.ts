@@ -1,8 +1,10 @@
 // Training-step throughput (`npx nx run trainer:bench`): images/s of one full training step
 // (forward through the encoder and the frozen generator, losses, backward, optimizer step) for
 // the tiny config, and for the paper setting (256 input, 1024 generator, 1 stage) at batch 1 and
-// 4, with peak native memory and RSS. Loss networks without weight files run on random weights
-// (speed does not depend on the values). Usage: node packages/trainer/dist/bench/train.bench.js [filter]
+// 4, with peak native memory and RSS, and a profile of each step: time in each network (encoder
+// stages, generator) and loss term (forward), in the backward pass and in the optimizer step, so
+// the next slow part is visible. Loss networks without weight files run on random weights (speed
+// does not depend on the values). Usage: node packages/trainer/dist/bench/train.bench.js [filter]
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -46,24 +48,51 @@ for (const c of cases.filter((k) => k.name.includes(filter))) {
   const S = cfg.encoder.inputSize;
   const x = new Rng(1).uniform([c.batch, 3, S, S], -1, 1);
   x.persistent = true;
+  // the profile: forward time of each network and loss term, measured by wrapping its method
+  const profile = new Map<string, number>();
+  const timed = <T extends object>(label: string, obj: T, method: keyof T & string) => {
+    const orig = (obj[method] as (...a: unknown[]) => unknown).bind(obj);
+    (obj as Record<string, unknown>)[method] = (...a: unknown[]) => tick(label, () => orig(...a));
+  };
+  const tick = <R>(label: string, f: () => R): R => {
+    native.synchronize();
+    const t0 = performance.now();
+    try {
+      return f();
+    } finally {
+      native.synchronize();
+      profile.set(label, (profile.get(label) ?? 0) + (performance.now() - t0) / 1000);
+    }
+  };
+  exp.stages.forEach((s, i) => timed(i === cfg.stages - 1 ? 'encoder (trained stage)' : 'encoder (frozen stages)', s, 'forward'));
+  timed('generator', exp.generator, 'synthesis');
+  if (loss.lpips) timed('LPIPS', loss.lpips, 'forward');
+  if (loss.id) timed('ID', loss.id, 'forward');
+  if (loss.parsing) timed('parsing', loss.parsing, 'forward');
+  timed('losses (all terms)', loss, 'forward');
   const times: number[] = [];
   native.resetPeakMemory();
   for (let i = 0; i <= steps; i++) {
+    if (i === 1) profile.clear(); // the warm-up step is not profiled
     const t0 = performance.now();
     const scope = new Scope();
     scope.run(() => {
       const { images } = exp.model.forward(x, { trainFrom: cfg.stages, withImages: true, noise: 'random', rng: new Rng(i) });
       const out = loss.forward(images[images.length - 1]!, x);
-      out.total.backward();
-      opt.step();
-      opt.zeroGrad();
+      tick('backward', () => out.total.backward());
+      tick('optimizer step', () => { opt.step(); opt.zeroGrad(); });
     });
     scope.dispose();
     if (i > 0) times.push((performance.now() - t0) / 1000);
   }
   const med = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
   const mem = native.memory();
+  const per = (label: string) => (profile.get(label) ?? 0) / steps;
+  const lossTerms = ['LPIPS', 'ID', 'parsing'].reduce((a, k) => a + per(k), 0);
+  const parts: [string, number][] = [...profile.keys()].filter((k) => k !== 'losses (all terms)').map((k) => [k, per(k)]);
+  if (profile.has('losses (all terms)')) parts.push(['L2 and sums', per('losses (all terms)') - lossTerms]);
   console.log(`${c.name.padEnd(44)} ${med.toFixed(3).padStart(8)} s/step ${(c.batch / med).toFixed(2).padStart(8)} img/s  peak tensors ${(mem.cpuPeakBytes / 2 ** 30).toFixed(2)} GiB  RSS ${(process.resourceUsage().maxRSS / 2 ** 20).toFixed(2)} GiB`);
+  console.log(`  per step: ${parts.sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(3)} s`).join(', ')}`);
   exp.model.release();
   exp.generator.release();
   loss.release();
