@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'passive';
 const { Scope, Rng, Tensor, native } = await import('@sgi/core');
 const { CombinedLoss } = await import('@sgi/losses');
-const { loadConfig, buildExperiment } = await import('@sgi/experiment');
+const { buildExperiment } = await import('@sgi/experiment');
+const { benchConfig } = await import('./bench_config.js');
 const { Ranger } = await import('../optim/index.js');
 const { initWorld, averageGradients } = await import('../distributed.js');
 
@@ -31,16 +32,7 @@ interface Measured { ranks: number; secondsPerStep: number; allreduceSeconds: nu
 async function worker(c: Case): Promise<void> {
   const world = initWorld();
   native.setNumThreads(1);
-  const cfg = loadConfig(path.join(repo, c.config), { checkFiles: false });
-  cfg.train.batchSize = c.batch;
-  if (c.paper) {
-    cfg.generator.checkpoint = null;
-    cfg.generator.randomInit = true;
-    cfg.generator.meanLatentSamples = 16;
-    cfg.loss.randomInit = true;
-  }
-  cfg.previousStages = [];
-  cfg.stages = 1;
+  const cfg = benchConfig(repo, c.config, { batch: c.batch, paper: c.paper });
   const exp = buildExperiment(cfg, { runsRoot: '/nonexistent' });
   const loss = new CombinedLoss({ ...cfg.loss, seed: 0 });
   const stage = exp.stages[0]!.train();

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'passive';
 const { Scope, Tensor, Rng, native } = await import('@sgi/core');
 const { CombinedLoss } = await import('@sgi/losses');
-const { loadConfig, buildExperiment } = await import('@sgi/experiment');
+const { buildExperiment } = await import('@sgi/experiment');
+const { benchConfig } = await import('./bench_config.js');
 const { Ranger } = await import('../optim/index.js');
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -28,18 +29,7 @@ const cases: Case[] = [
 
 console.log(`training-step benchmark: ${native.info().cpu.isa}, ${native.info().cpu.threads} threads, median of ${steps} steps after a warm-up`);
 for (const c of cases.filter((k) => k.name.includes(filter))) {
-  const cfg = loadConfig(path.join(repo, c.config), { checkFiles: false });
-  cfg.train.batchSize = c.batch;
-  if (c.paper) {
-    // no weight files here: random generator and loss networks of the real sizes
-    cfg.generator.checkpoint = null;
-    cfg.generator.randomInit = true;
-    cfg.generator.meanLatentSamples = 16;
-    cfg.loss.randomInit = true;
-  }
-  // earlier stages keep their random initial weights (no checkpoint is read): speed only
-  cfg.previousStages = [];
-  cfg.stages = c.stages ?? 1;
+  const cfg = benchConfig(repo, c.config, { batch: c.batch, paper: c.paper, stages: c.stages });
   const exp = buildExperiment(cfg, { runsRoot: '/nonexistent' });
   const loss = new CombinedLoss({ ...cfg.loss, seed: 0 });
   const stage = exp.stages[cfg.stages - 1]!;
