@@ -1,7 +1,8 @@
 // CUDA PReLU and fused bias + leaky ReLU. Forward and input-only backward are element-wise
 // grid-stride kernels; a backward that needs the per-channel parameter gradient runs a grid of
-// (splits, channel) blocks that write gx and add their block sums atomically into the zeroed
-// parameter gradient in the same pass.
+// (splits, channel) blocks that write gx and their block sums (partial[channel * splits + split])
+// in the same pass, then sum_splits_kernel (cuda/reduce.cuh) adds each channel's partials in a
+// fixed order, so the gradient is the same bits on every run.
 #include "common/kernels/activation.h"
 #include "cuda/cuda_check.h"
 #include "cuda/reduce.cuh"
@@ -27,7 +28,7 @@ __global__ void prelu_backward_x_kernel(long long total, long long c, long long 
 
 __global__ void prelu_backward_channel_kernel(long long n, long long c, long long s, const float* __restrict__ x,
                                               const float* __restrict__ w, const float* __restrict__ gy,
-                                              float* __restrict__ gx, float* __restrict__ gw) {
+                                              float* __restrict__ gx, float* __restrict__ partial) {
   __shared__ float shared[32];
   const long long ch = blockIdx.y, m = n * s;
   const float a = w[ch];
@@ -41,7 +42,7 @@ __global__ void prelu_backward_channel_kernel(long long n, long long c, long lon
     acc += pos ? 0.f : g * v;
   }
   acc = block_sum(acc, shared);
-  if (threadIdx.x == 0) atomicAdd(gw + ch, acc);
+  if (threadIdx.x == 0) partial[ch * gridDim.x + blockIdx.x] = acc;
 }
 
 __global__ void flrelu_forward_kernel(long long total, long long c, long long s, const float* __restrict__ x,
@@ -63,7 +64,7 @@ __global__ void flrelu_backward_x_kernel(long long total, long long c, long long
 
 __global__ void flrelu_backward_channel_kernel(long long n, long long c, long long s, const float* __restrict__ x,
                                                const float* __restrict__ bias, const float* __restrict__ gy, float gain,
-                                               float neg, float* __restrict__ gx, float* __restrict__ gbias) {
+                                               float neg, float* __restrict__ gx, float* __restrict__ partial) {
   __shared__ float shared[32];
   const long long ch = blockIdx.y, m = n * s;
   const float b = bias ? bias[ch] : 0.f;
@@ -76,7 +77,7 @@ __global__ void flrelu_backward_channel_kernel(long long n, long long c, long lo
     acc += g;
   }
   acc = block_sum(acc, shared);
-  if (threadIdx.x == 0) atomicAdd(gbias + ch, acc);
+  if (threadIdx.x == 0) partial[ch * gridDim.x + blockIdx.x] = acc;
 }
 // Blocks per channel for the parameter-gradient kernels: enough to fill the device when there
 // are few channels, each block still doing a few thousand elements.
@@ -86,6 +87,12 @@ dim3 channel_grid(long long n, long long s, long long c) {
   if (splits > 64) splits = 64;
   if (c > 65535) throw std::runtime_error("activation backward: more than 65535 channels");
   return dim3(unsigned(splits), unsigned(c));
+}
+
+// The second pass: out[ch] = the sum of the grid's partials of channel ch, in split order.
+void sum_channel_partials(dim3 grid, const float* partial, float* out) {
+  SGI_LAUNCH(blocks_for(grid.y), kThreads, sum_splits_kernel<>)(grid.y, int(grid.x), partial, 1.f, out);
+  SGI_CUDA_LAUNCH_CHECK();
 }
 }  // namespace
 
@@ -100,10 +107,14 @@ void prelu_backward(int64_t n, int64_t c, int64_t s, const float* x, const float
   const long long total = n * c * s;
   if (c == 0) return;
   if (gw) {
-    SGI_CUDA_CHECK(cudaMemsetAsync(gw, 0, size_t(c) * sizeof(float)));
-    SGI_LAUNCH(channel_grid(n, s, c), kReduceThreads, prelu_backward_channel_kernel)(n, c, s, x, w, gy, gx, gw);
+    const dim3 grid = channel_grid(n, s, c);
+    Scratch partial(size_t(grid.x) * grid.y);
+    SGI_LAUNCH(grid, kReduceThreads, prelu_backward_channel_kernel)(n, c, s, x, w, gy, gx, partial.get());
+    SGI_CUDA_LAUNCH_CHECK();
+    sum_channel_partials(grid, partial.get(), gw);
+    return;
   }
-  else if (gx && total > 0) SGI_LAUNCH(blocks_for(total), kThreads, prelu_backward_x_kernel)(total, c, s, x, w, gy, gx);
+  if (gx && total > 0) SGI_LAUNCH(blocks_for(total), kThreads, prelu_backward_x_kernel)(total, c, s, x, w, gy, gx);
   else return;
   SGI_CUDA_LAUNCH_CHECK();
 }
@@ -120,10 +131,14 @@ void fused_leaky_relu_backward(int64_t n, int64_t c, int64_t s, const float* x, 
   const long long total = n * c * s;
   if (c == 0) return;
   if (gbias) {
-    SGI_CUDA_CHECK(cudaMemsetAsync(gbias, 0, size_t(c) * sizeof(float)));
-    SGI_LAUNCH(channel_grid(n, s, c), kReduceThreads, flrelu_backward_channel_kernel)(n, c, s, x, bias, gy, gain, slope * gain, gx, gbias);
+    const dim3 grid = channel_grid(n, s, c);
+    Scratch partial(size_t(grid.x) * grid.y);
+    SGI_LAUNCH(grid, kReduceThreads, flrelu_backward_channel_kernel)(n, c, s, x, bias, gy, gain, slope * gain, gx, partial.get());
+    SGI_CUDA_LAUNCH_CHECK();
+    sum_channel_partials(grid, partial.get(), gbias);
+    return;
   }
-  else if (gx && total > 0) SGI_LAUNCH(blocks_for(total), kThreads, flrelu_backward_x_kernel)(total, c, s, x, bias, gy, gain, slope * gain, gx);
+  if (gx && total > 0) SGI_LAUNCH(blocks_for(total), kThreads, flrelu_backward_x_kernel)(total, c, s, x, bias, gy, gain, slope * gain, gx);
   else return;
   SGI_CUDA_LAUNCH_CHECK();
 }

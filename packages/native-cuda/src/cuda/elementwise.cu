@@ -5,13 +5,15 @@
 // N-d walk (drops size-1 dims, merges dims that are contiguous for every operand), picks 32-bit
 // index arithmetic when all offsets fit, and instantiates one kernel per op so the op switch
 // folds away. Sums accumulate in double and are deterministic (no atomics): long reductions are
-// split into partial sums that a second kernel adds in a fixed order.
+// split into partial sums that a second kernel adds in a fixed order. An accumulating strided
+// copy whose destination elements are reached more than once is built from those sums too.
 #include <algorithm>
 #include <cstdint>
 
 #include "common/kernels/elementwise.h"
 #include "common/kernels/elementwise_math.h"
 #include "cuda/cuda_check.h"
+#include "cuda/reduce.cuh"
 
 namespace sgi::cuda {
 
@@ -160,7 +162,7 @@ __global__ void unary_backward_kernel(int64_t n, const float* __restrict__ x, co
 
 // ---- strided copy ----
 
-enum class CopyMode { Assign, Add, AtomicAdd };
+enum class CopyMode { Assign, Add };
 
 template <CopyMode MODE, typename I>
 __global__ void strided_copy_kernel(Walk<I> w, int64_t n, const float* __restrict__ src, float* __restrict__ dst) {
@@ -168,8 +170,7 @@ __global__ void strided_copy_kernel(Walk<I> w, int64_t n, const float* __restric
     I os, od;
     walk_offsets(w, I(i), &os, &od);
     if (MODE == CopyMode::Assign) dst[od] = src[os];
-    else if (MODE == CopyMode::Add) dst[od] += src[os];
-    else atomicAdd(dst + od, src[os]);
+    else dst[od] += src[os];
   }
 }
 
@@ -180,21 +181,42 @@ void strided_copy_launch(const StridedShape& s, int64_t n, const float* src, flo
   SGI_CUDA_LAUNCH_CHECK();
 }
 
-// True when distinct walk indices reach distinct destination offsets (sufficient test: sorted
-// by stride, each stride exceeds the span of all smaller ones). Otherwise accumulation must be
-// atomic because several threads would add into the same element.
-bool dst_injective(const StridedShape& s) {
-  int64_t idx[kMaxDims];
+// Splits the dims of s (size > 1) by how they reach the destination: `disjoint` gets a greedy
+// set of dims on which distinct indices reach distinct destination offsets (sorted by stride,
+// each stride exceeds the span of the smaller ones taken; the larger dim first on equal
+// strides), `broadcast` the dims of destination stride 0, `overlap` the rest. Flags per dim.
+void split_dst_dims(const StridedShape& s, bool* disjoint, bool* broadcast, bool* overlap) {
+  int idx[kMaxDims];
   int m = 0;
-  for (int d = 0; d < s.ndim; ++d)
-    if (s.shape[d] > 1) idx[m++] = d;
-  std::sort(idx, idx + m, [&](int64_t x, int64_t y) { return s.stride_b[x] < s.stride_b[y]; });
+  for (int d = 0; d < s.ndim; ++d) {
+    disjoint[d] = broadcast[d] = overlap[d] = false;
+    if (s.shape[d] <= 1) continue;
+    if (s.stride_b[d] == 0) broadcast[d] = true;
+    else idx[m++] = d;
+  }
+  // insertion sort (at most kMaxDims dims)
+  auto before = [&](int x, int y) { return s.stride_b[x] != s.stride_b[y] ? s.stride_b[x] < s.stride_b[y] : s.shape[x] > s.shape[y]; };
+  for (int k = 1; k < m; ++k)
+    for (int j = k; j > 0 && before(idx[j], idx[j - 1]); --j) std::swap(idx[j], idx[j - 1]);
   int64_t span = 0;
   for (int k = 0; k < m; ++k) {
-    const int64_t d = idx[k];
-    if (s.stride_b[d] <= span) return false;
-    span += (s.shape[d] - 1) * s.stride_b[d];
+    const int d = idx[k];
+    if (s.stride_b[d] > span) {
+      disjoint[d] = true;
+      span += (s.shape[d] - 1) * s.stride_b[d];
+    } else {
+      overlap[d] = true;
+    }
   }
+}
+
+// True when distinct walk indices reach distinct destination offsets: then an accumulating
+// copy is one pass in which every thread owns its destination elements.
+bool dst_injective(const StridedShape& s) {
+  bool disjoint[kMaxDims], broadcast[kMaxDims], overlap[kMaxDims];
+  split_dst_dims(s, disjoint, broadcast, overlap);
+  for (int d = 0; d < s.ndim; ++d)
+    if (broadcast[d] || overlap[d]) return false;
   return true;
 }
 
@@ -313,6 +335,70 @@ void reduce_launch(const StridedShape& kept, const StridedShape& red, bool rows,
   }
 }
 
+// The dims of s flagged in `keep`, in order (stride_a, stride_b kept); a single element when none.
+StridedShape select_dims(const StridedShape& s, const bool* keep) {
+  StridedShape r;
+  r.ndim = 0;
+  for (int d = 0; d < s.ndim; ++d) {
+    if (!keep[d]) continue;
+    r.shape[r.ndim] = s.shape[d];
+    r.stride_a[r.ndim] = s.stride_a[d];
+    r.stride_b[r.ndim] = s.stride_b[d];
+    r.ndim++;
+  }
+  if (r.ndim == 0) {
+    r.ndim = 1;
+    r.shape[0] = 1;
+    r.stride_a[0] = r.stride_b[0] = 0;
+  }
+  return r;
+}
+
+// dst[idx . stride_b] += src[idx . stride_a] over s when several indices reach the same
+// destination element, without atomics (whose float sums depend on the order threads run in):
+//   - dims of destination stride 0 are summed first, per destination element, by the
+//     deterministic sum reduction above into a temporary, which one injective pass adds to dst;
+//   - of the other dims, a set that reaches distinct elements goes to the threads of one
+//     launch; the remaining (overlapping) dims are walked here on the host, one launch per
+//     index, in order. Overlapping destinations are rare (no op of @sgi/core makes them), and
+//     each launch is then ordered after the previous one by the stream.
+template <typename I>
+void strided_accumulate_ordered(const StridedShape& s, const float* src, float* dst) {
+  bool disjoint[kMaxDims], broadcast[kMaxDims], overlap[kMaxDims];
+  split_dst_dims(s, disjoint, broadcast, overlap);
+  StridedShape keep = select_dims(s, disjoint), red = select_dims(s, broadcast), outer = select_dims(s, overlap);
+  const int64_t n_keep = keep.numel(), n_red = red.numel(), n_outer = outer.numel();
+  bool any_red = false;
+  for (int d = 0; d < s.ndim; ++d) any_red |= broadcast[d];
+  // the temporary holds the sums over the broadcast dims, in the order of the kept walk
+  Scratch sums(any_red ? size_t(n_keep) : 0);
+  StridedShape add = keep;  // sums (contiguous over keep) -> dst
+  if (any_red) {
+    int64_t stride = 1;
+    for (int d = add.ndim - 1; d >= 0; --d) {
+      add.stride_a[d] = stride;
+      stride *= add.shape[d];
+    }
+  }
+  // the sum kernels walk operand a only: kept and reduced dims with their source strides
+  const bool rows = s.ndim > 0 && broadcast[s.ndim - 1];  // the innermost dim is summed
+  for (int64_t o = 0; o < n_outer; ++o) {
+    int64_t src_off = 0, dst_off = 0, rest = o;
+    for (int d = outer.ndim - 1; d >= 0; --d) {
+      const int64_t k = rest % outer.shape[d];
+      rest /= outer.shape[d];
+      src_off += k * outer.stride_a[d];
+      dst_off += k * outer.stride_b[d];
+    }
+    if (any_red) {
+      reduce_launch<I>(keep, red, rows, n_keep, n_red, src + src_off, sums.get());
+      strided_copy_launch<CopyMode::Add>(add, n_keep, sums.get(), dst + dst_off);
+    } else {
+      strided_copy_launch<CopyMode::Add>(keep, n_keep, src + src_off, dst + dst_off);
+    }
+  }
+}
+
 }  // namespace
 
 #define SGI_BINARY_CASE(OP) \
@@ -370,8 +456,10 @@ void strided_copy(const StridedShape& s, const float* src, int64_t src_offset, f
     strided_copy_launch<CopyMode::Assign>(w, n, src, dst);
   } else if (dst_injective(w)) {
     strided_copy_launch<CopyMode::Add>(w, n, src, dst);
+  } else if (fits32(w)) {
+    strided_accumulate_ordered<int32_t>(w, src, dst);
   } else {
-    strided_copy_launch<CopyMode::AtomicAdd>(w, n, src, dst);
+    strided_accumulate_ordered<int64_t>(w, src, dst);
   }
 }
 

@@ -1,7 +1,8 @@
-// CUDA losses. Reductions: grid-stride block sums added atomically into zeroed outputs
-// (mse: the scalar directly; cosine: per-row raw sums, then a one-block kernel turns them into
-// norms and the mean of 1 - cos). Backward kernels are element-wise and read the upstream
-// scalar gradient from device memory.
+// CUDA losses. Reductions are two-pass and deterministic: grid-stride block sums go to a scratch
+// buffer of partials, which a second kernel adds in a fixed order (mse: sum_splits_kernel of
+// cuda/reduce.cuh; cosine: a one-block kernel that sums each row's partials, turns them into
+// norms and takes the mean of 1 - cos). No atomics, so a loss is the same bits on every run.
+// Backward kernels are element-wise and read the upstream scalar gradient from device memory.
 #include "common/kernels/loss.h"
 #include "cuda/cuda_check.h"
 #include "cuda/reduce.cuh"
@@ -15,7 +16,8 @@ unsigned reduce_blocks(long long n) {
   return unsigned(b < 1 ? 1 : (b > 1024 ? 1024 : b));
 }
 
-__global__ void mse_forward_kernel(long long n, const float* __restrict__ a, const float* __restrict__ b, float inv_n, float* out) {
+// partial[block] = sum of (a - b)^2 over the block's part
+__global__ void mse_forward_kernel(long long n, const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ partial) {
   __shared__ float shared[32];
   float acc = 0.f;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
@@ -23,7 +25,7 @@ __global__ void mse_forward_kernel(long long n, const float* __restrict__ a, con
     acc += d * d;
   }
   acc = block_sum(acc, shared);
-  if (threadIdx.x == 0) atomicAdd(out, acc * inv_n);
+  if (threadIdx.x == 0) partial[blockIdx.x] = acc;
 }
 
 __global__ void mse_backward_kernel(long long n, const float* __restrict__ a, const float* __restrict__ b,
@@ -36,8 +38,9 @@ __global__ void mse_backward_kernel(long long n, const float* __restrict__ a, co
   }
 }
 
-// grid (splits, rows): stats[3r..3r+2] += (a.b, a.a, b.b) over the block's part of row r
-__global__ void cosine_sums_kernel(long long d, const float* __restrict__ a, const float* __restrict__ b, float* stats) {
+// grid (splits, rows): partial[(r * splits + split) * 3 + 0..2] = (a.b, a.a, b.b) over the
+// block's part of row r
+__global__ void cosine_sums_kernel(long long d, const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ partial) {
   __shared__ float shared[32];
   const long long r = blockIdx.y;
   const float* pa = a + r * d;
@@ -53,18 +56,27 @@ __global__ void cosine_sums_kernel(long long d, const float* __restrict__ a, con
   aa = block_sum(aa, shared);
   bb = block_sum(bb, shared);
   if (threadIdx.x == 0) {
-    atomicAdd(stats + 3 * r, ab);
-    atomicAdd(stats + 3 * r + 1, aa);
-    atomicAdd(stats + 3 * r + 2, bb);
+    float* p = partial + (r * gridDim.x + blockIdx.x) * 3;
+    p[0] = ab;
+    p[1] = aa;
+    p[2] = bb;
   }
 }
 
-// one block: squared norms -> norms in stats, out = mean(1 - cos)
-__global__ void cosine_finish_kernel(long long rows, float* stats, float* out) {
+// one block: each row's partials summed in split order, stats[r] = (a.b, |a|, |b|), out = mean(1 - cos)
+__global__ void cosine_finish_kernel(long long rows, int splits, const float* __restrict__ partial, float* __restrict__ stats,
+                                     float* __restrict__ out) {
   __shared__ float shared[32];
   float acc = 0.f;
   for (long long r = threadIdx.x; r < rows; r += blockDim.x) {
-    const float na = sqrtf(stats[3 * r + 1]), nb = sqrtf(stats[3 * r + 2]);
+    float ab = 0.f, aa = 0.f, bb = 0.f;
+    for (const float* p = partial + r * splits * 3, *end = p + splits * 3; p < end; p += 3) {
+      ab += p[0];
+      aa += p[1];
+      bb += p[2];
+    }
+    const float na = sqrtf(aa), nb = sqrtf(bb);
+    stats[3 * r] = ab;
     stats[3 * r + 1] = na;
     stats[3 * r + 2] = nb;
     acc += 1.f - stats[3 * r] / (fmaxf(na, kCosineEps) * fmaxf(nb, kCosineEps));
@@ -90,9 +102,15 @@ __global__ void cosine_backward_kernel(long long rows, long long d, const float*
 }  // namespace
 
 void mse_forward(int64_t n, const float* a, const float* b, float* out) {
-  SGI_CUDA_CHECK(cudaMemsetAsync(out, 0, sizeof(float)));
-  if (n <= 0) return;
-  SGI_LAUNCH(reduce_blocks(n), kReduceThreads, mse_forward_kernel)(n, a, b, 1.f / float(n), out);
+  if (n <= 0) {
+    SGI_CUDA_CHECK(cudaMemsetAsync(out, 0, sizeof(float)));
+    return;
+  }
+  const unsigned blocks = reduce_blocks(n);
+  Scratch partial(blocks);
+  SGI_LAUNCH(blocks, kReduceThreads, mse_forward_kernel)(n, a, b, partial.get());
+  SGI_CUDA_LAUNCH_CHECK();
+  SGI_LAUNCH(1, 32, sum_splits_kernel<>)(1, int(blocks), partial.get(), 1.f / float(n), out);
   SGI_CUDA_LAUNCH_CHECK();
 }
 
@@ -107,16 +125,17 @@ void cosine_loss_forward(int64_t rows, int64_t d, const float* a, const float* b
     SGI_CUDA_CHECK(cudaMemsetAsync(out, 0, sizeof(float)));
     return;
   }
-  SGI_CUDA_CHECK(cudaMemsetAsync(stats, 0, size_t(rows) * 3 * sizeof(float)));
   long long splits = (d + kReduceThreads * 8 - 1) / (kReduceThreads * 8);
   if (splits < 1) splits = 1;
   if (splits > 256) splits = 256;
+  Scratch partial(size_t(rows) * size_t(splits) * 3);
   for (long long r0 = 0; r0 < rows; r0 += 65535) {  // grid y is at most 65535
     const long long count = rows - r0 < 65535 ? rows - r0 : 65535;
-    SGI_LAUNCH(dim3(unsigned(splits), unsigned(count)), kReduceThreads, cosine_sums_kernel)(d, a + r0 * d, b + r0 * d, stats + 3 * r0);
+    SGI_LAUNCH(dim3(unsigned(splits), unsigned(count)), kReduceThreads, cosine_sums_kernel)(d, a + r0 * d, b + r0 * d,
+                                                                                             partial.get() + r0 * splits * 3);
     SGI_CUDA_LAUNCH_CHECK();
   }
-  SGI_LAUNCH(1, kReduceThreads, cosine_finish_kernel)(rows, stats, out);
+  SGI_LAUNCH(1, kReduceThreads, cosine_finish_kernel)(rows, int(splits), partial.get(), stats, out);
   SGI_CUDA_LAUNCH_CHECK();
 }
 

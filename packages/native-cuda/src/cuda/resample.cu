@@ -1,6 +1,8 @@
 // CUDA resampling kernels (see common/kernels/resample.h). upfirdn2d: one thread per output
 // (forward) or per input element (backward, a gather over the outputs that read it: no atomics).
-// Bilinear: one thread per output; the backward scatters with atomicAdd into a zeroed gx.
+// Bilinear: one thread per output (forward) or per input element (backward, a gather as well:
+// every gradient element is summed by one thread in a fixed order, so it is the same bits on
+// every run).
 #include <cstdint>
 #include "common/kernels/resample.h"
 #include "cuda/cuda_check.h"
@@ -62,17 +64,49 @@ __global__ void bilinear_forward_kernel(Bilinear2dParams p, float sh, float sw, 
   }
 }
 
+// The outputs [*lo, *hi) along one axis whose taps read input index i. Both taps of an output
+// never decrease with the output index, so the outputs with i1 >= i and i0 <= i are one range,
+// found by two binary searches with the forward's own tap function (no inverse formula that
+// could round differently).
+__device__ void bilinear_readers(int64_t i, int64_t in, int64_t out, float scale, bool align, int64_t* lo, int64_t* hi) {
+  int64_t a = 0, b = out;  // the first output with i1 >= i
+  while (a < b) {
+    const int64_t m = (a + b) / 2;
+    if (resample_math::bilinear_tap(m, in, scale, align).i1 >= i) b = m;
+    else a = m + 1;
+  }
+  *lo = a;
+  b = out;  // the first output with i0 > i
+  while (a < b) {
+    const int64_t m = (a + b) / 2;
+    if (resample_math::bilinear_tap(m, in, scale, align).i0 > i) b = m;
+    else a = m + 1;
+  }
+  *hi = a;
+}
+
+// The weight with which an output with taps t reads input i (both taps when they coincide at the edge).
+__device__ __forceinline__ float bilinear_weight(const resample_math::LinearTap& t, int64_t i) {
+  return (t.i0 == i ? t.w0 : 0.f) + (t.i1 == i ? t.w1 : 0.f);
+}
+
+// gx[plane][iy][ix] = sum over the outputs that read it of weight * gy, rows in order, columns in order.
 __global__ void bilinear_backward_kernel(Bilinear2dParams p, float sh, float sw, const float* __restrict__ gy, float* __restrict__ gx, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(blockDim.x) * gridDim.x) {
-    const int64_t ox = i % p.out_w, oy = (i / p.out_w) % p.out_h, plane = i / (p.out_w * p.out_h);
-    const resample_math::LinearTap th = resample_math::bilinear_tap(oy, p.in_h, sh, p.align_corners);
-    const resample_math::LinearTap tw = resample_math::bilinear_tap(ox, p.in_w, sw, p.align_corners);
-    float* gp = gx + plane * p.in_h * p.in_w;
-    const float g = gy[i];
-    atomicAdd(gp + th.i0 * p.in_w + tw.i0, th.w0 * tw.w0 * g);
-    atomicAdd(gp + th.i0 * p.in_w + tw.i1, th.w0 * tw.w1 * g);
-    atomicAdd(gp + th.i1 * p.in_w + tw.i0, th.w1 * tw.w0 * g);
-    atomicAdd(gp + th.i1 * p.in_w + tw.i1, th.w1 * tw.w1 * g);
+    const int64_t ix = i % p.in_w, iy = (i / p.in_w) % p.in_h, plane = i / (p.in_w * p.in_h);
+    int64_t y0, y1, x0, x1;
+    bilinear_readers(iy, p.in_h, p.out_h, sh, p.align_corners, &y0, &y1);
+    bilinear_readers(ix, p.in_w, p.out_w, sw, p.align_corners, &x0, &x1);
+    const float* gp = gy + plane * p.out_h * p.out_w;
+    float sum = 0.f;
+    for (int64_t oy = y0; oy < y1; ++oy) {
+      const float wy = bilinear_weight(resample_math::bilinear_tap(oy, p.in_h, sh, p.align_corners), iy);
+      float row = 0.f;
+      for (int64_t ox = x0; ox < x1; ++ox)
+        row += bilinear_weight(resample_math::bilinear_tap(ox, p.in_w, sw, p.align_corners), ix) * gp[oy * p.out_w + ox];
+      sum += wy * row;
+    }
+    gx[i] = sum;
   }
 }
 
@@ -104,11 +138,13 @@ void bilinear2d_forward(const Bilinear2dParams& p, const float* x, float* y) {
 void bilinear2d_backward(const Bilinear2dParams& p, const float* gy, float* gx) {
   const int64_t n_in = p.planes * p.in_h * p.in_w, n = p.planes * p.out_h * p.out_w;
   if (n_in == 0) return;
-  SGI_CUDA_CHECK(cudaMemsetAsync(gx, 0, size_t(n_in) * sizeof(float)));
-  if (n == 0) return;
+  if (n == 0) {
+    SGI_CUDA_CHECK(cudaMemsetAsync(gx, 0, size_t(n_in) * sizeof(float)));
+    return;
+  }
   const float sh = resample_math::bilinear_scale(p.in_h, p.out_h, p.align_corners);
   const float sw = resample_math::bilinear_scale(p.in_w, p.out_w, p.align_corners);
-  SGI_LAUNCH(blocks_for(n), kThreads, bilinear_backward_kernel)(p, sh, sw, gy, gx, n);
+  SGI_LAUNCH(blocks_for(n_in), kThreads, bilinear_backward_kernel)(p, sh, sw, gy, gx, n_in);
   SGI_CUDA_LAUNCH_CHECK();
 }
 

@@ -2,9 +2,10 @@
 // <cuda_runtime.h>, so the backend's own .cu files compile as plain C++ and run on the CPU.
 //
 // What it provides is exactly what src/cuda uses, with CUDA's semantics:
-//   - kernels launched through SGI_LAUNCH (cuda_check.h) run every block of the grid, in a
-//     shuffled order, on the OpenMP threads; the threads of one block run as fibers on one OS
-//     thread, so __syncthreads() is a real barrier and __shfl_*_sync a real warp exchange;
+//   - kernels launched through SGI_LAUNCH (cuda_check.h) run every block of the grid, in an
+//     order shuffled per launch, on the OpenMP threads (SGI_CUDA_EMU_THREADS of them when set);
+//     the threads of one block run as fibers on one OS thread, so __syncthreads() is a real
+//     barrier and __shfl_*_sync a real warp exchange;
 //   - threadIdx / blockIdx / blockDim / gridDim read the running fiber's indices;
 //   - __shared__ variables are per OS thread, and one OS thread runs one block at a time;
 //   - atomicAdd is atomic across OS threads;

@@ -284,6 +284,18 @@ uint64_t warp_exchange(uint64_t bits, int src_lane) {
   return out;
 }
 
+// OS threads that run the blocks of a launch: SGI_CUDA_EMU_THREADS, else OpenMP's default. Tests
+// set it above 1 even on a one-core machine, so that blocks really interleave (as on a GPU) and a
+// result that depends on their order (a float atomicAdd) shows up.
+int grid_threads() {
+  static const int n = [] {
+    const char* env = std::getenv("SGI_CUDA_EMU_THREADS");
+    const int v = env && *env ? std::atoi(env) : 0;
+    return v > 0 ? v : omp_get_max_threads();
+  }();
+  return n;
+}
+
 void run_grid(dim3 grid, dim3 block, const char* name, void (*body)(void*), void* closure) {
   const unsigned long long threads = 1ull * block.x * block.y * block.z;
   if (block.x == 0 || block.y == 0 || block.z == 0 || block.x > 1024 || block.y > 1024 || block.z > 64 || threads > 1024 ||
@@ -306,7 +318,7 @@ void run_grid(dim3 grid, dim3 block, const char* name, void (*body)(void*), void
   const long long b = total > 0 ? (long long)((seed >> 17) % uint64_t(total)) : 0;
   std::atomic<bool> failed{false};
   std::atomic<long long> failed_block{-1};
-#pragma omp parallel for schedule(dynamic, 4)
+#pragma omp parallel for schedule(dynamic, 4) num_threads(grid_threads())
   for (long long i = 0; i < total; ++i) {
     if (failed.load(std::memory_order_relaxed)) continue;
     const long long id = (long long)((__int128)a * i % total + b) % total;
@@ -376,11 +388,12 @@ cudaError_t cudaGetDeviceCount(int* count) { *count = 1; return cudaSuccess; }
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   if (device != 0) return set_error(cudaErrorInvalidValue), cudaErrorInvalidValue;
   std::memset(prop, 0, sizeof(*prop));
-  std::snprintf(prop->name, sizeof(prop->name), "sgi CUDA emulator (emulated device on the CPU)");
+  std::snprintf(prop->name, sizeof(prop->name), "sgi CUDA emulator (emulated device on the CPU, blocks on %d threads)",
+                sgi::emu::grid_threads());
   prop->totalGlobalMem = memory_limit();
   prop->major = 9;
   prop->minor = 0;
-  prop->multiProcessorCount = omp_get_max_threads();
+  prop->multiProcessorCount = sgi::emu::grid_threads();
   prop->maxThreadsPerBlock = 1024;
   prop->maxThreadsDim[0] = prop->maxThreadsDim[1] = 1024;
   prop->maxThreadsDim[2] = 64;
