@@ -24,6 +24,8 @@ export interface NativeMemory {
   liveStorages: number; allocations: number;
   /** Bytes kept by the CPU caching allocator for reuse (not counted in cpuBytes). */
   cpuCachedBytes: number;
+  /** Device bytes kept by the CUDA caching allocator for reuse (not counted in cudaBytes). */
+  cudaCachedBytes: number;
 }
 type S = Storage;
 type Opt = Storage | null;
@@ -36,7 +38,7 @@ export interface Native {
   copyInto(dst: S, src: S): void;
   memory(): NativeMemory;
   resetPeakMemory(): void;
-  /** Returns the CPU caching allocator's blocks to the system. */
+  /** Returns the cached blocks of the CPU and CUDA caching allocators to the system and the device. */
   emptyCache(): void;
   info(): NativeInfo;
   setNumThreads(n: number): void;

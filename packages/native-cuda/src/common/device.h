@@ -23,8 +23,12 @@ struct CudaStatus {
 
 namespace cuda {
 CudaStatus status();                 // queried once, cached
-float* alloc(size_t numel);          // throws when no device
+// Device memory through a caching allocator (cuda_runtime.cu): release() keeps the block for the
+// next allocation of its size instead of freeing it (cudaFree would wait for the device).
+float* alloc(size_t numel);          // throws when no device or out of memory (after emptying the cache)
 void release(float* p);
+size_t cached_bytes();               // bytes held by the cache, not in use
+void empty_cache();                  // frees the cached blocks
 void copy_to_device(float* dst, const float* src, size_t numel);
 void copy_to_host(float* dst, const float* src, size_t numel);
 void copy_device(float* dst, const float* src, size_t numel);

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
+#include <vector>
 #include "common/device.h"
 #include "cuda/cuda_check.h"
 
@@ -64,13 +66,99 @@ static void require_device() {
   if (!s.available) throw std::runtime_error("CUDA tensor requested but " + s.reason);
 }
 
+// A caching allocator for device memory. cudaFree waits for all work on the device, so a
+// released block is not freed: it goes to a free list of its rounded size and the next
+// allocation of that size takes it. Reuse needs no synchronisation because every kernel and copy
+// runs on the one default stream: work queued after the new owner's allocation runs after the
+// old owner's. The cache is given back by empty_cache() (native.emptyCache()) and, when
+// cudaMalloc fails, before one retry. Sizes are rounded to 512 bytes, or to 64 KiB from 1 MiB on.
+namespace {
+struct DeviceCache {
+  std::mutex mutex;
+  std::unordered_map<size_t, std::vector<void*>> free_blocks;  // rounded bytes -> blocks
+  std::unordered_map<void*, size_t> live;                       // block in use -> rounded bytes
+  size_t cached_bytes = 0;
+};
+DeviceCache& device_cache() {
+  static DeviceCache* c = new DeviceCache();  // never destroyed: blocks may be released during exit
+  return *c;
+}
+size_t round_device_block(size_t bytes) {
+  const size_t big = size_t(1) << 20, coarse = size_t(64) << 10;
+  if (bytes == 0) return 512;
+  return bytes >= big ? (bytes + coarse - 1) / coarse * coarse : (bytes + 511) / 512 * 512;
+}
+// Frees every cached block (the caller holds the mutex). The first cudaFree failure is
+// reported after the rest were tried, so one bad block does not strand the others.
+void free_cached_locked(DeviceCache& c) {
+  cudaError_t first = cudaSuccess;
+  for (auto& [size, list] : c.free_blocks)
+    for (void* p : list) {
+      const cudaError_t e = cudaFree(p);
+      if (e != cudaSuccess && first == cudaSuccess) first = e;
+    }
+  c.free_blocks.clear();
+  c.cached_bytes = 0;
+  if (first != cudaSuccess) cudaGetLastError();
+  SGI_CUDA_CHECK(first);
+}
+}  // namespace
+
 float* alloc(size_t numel) {
   require_device();
+  if (numel > (~size_t(0) - (size_t(64) << 10)) / sizeof(float))
+    throw std::runtime_error("CUDA alloc: " + std::to_string(numel) + " float32 elements overflow a byte count");
+  const size_t bytes = round_device_block(numel * sizeof(float));
+  DeviceCache& c = device_cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
   void* p = nullptr;
-  SGI_CUDA_CHECK(cudaMalloc(&p, numel * sizeof(float)));
+  auto it = c.free_blocks.find(bytes);
+  if (it != c.free_blocks.end() && !it->second.empty()) {
+    p = it->second.back();
+    it->second.pop_back();
+    c.cached_bytes -= bytes;
+#ifdef SGI_CUDA_EMU
+    // A fresh emulated block reads as NaN until written (emu_runtime.cc); a reused one must too,
+    // or a kernel that reads before it writes would pass the tests on the previous owner's data.
+    SGI_CUDA_CHECK(cudaMemset(p, 0xff, bytes));
+#endif
+  } else {
+    cudaError_t err = cudaMalloc(&p, bytes);
+    if (err == cudaErrorMemoryAllocation && c.cached_bytes > 0) {
+      cudaGetLastError();  // the failure must not be reported again by the next launch check
+      free_cached_locked(c);
+      err = cudaMalloc(&p, bytes);
+    }
+    if (err != cudaSuccess) cudaGetLastError();
+    SGI_CUDA_CHECK(err);
+  }
+  c.live.emplace(p, bytes);
   return static_cast<float*>(p);
 }
-void release(float* p) { if (p) cudaFree(p); }
+
+void release(float* p) {
+  if (!p) return;
+  DeviceCache& c = device_cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  auto it = c.live.find(p);
+  if (it == c.live.end()) throw std::runtime_error("CUDA release: the pointer was not allocated by the device allocator (or was released twice)");
+  c.free_blocks[it->second].push_back(p);
+  c.cached_bytes += it->second;
+  c.live.erase(it);
+}
+
+size_t cached_bytes() {
+  DeviceCache& c = device_cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  return c.cached_bytes;
+}
+
+void empty_cache() {
+  if (!status().available) return;
+  DeviceCache& c = device_cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  free_cached_locked(c);
+}
 void copy_to_device(float* dst, const float* src, size_t n) { SGI_CUDA_CHECK(cudaMemcpy(dst, src, n * sizeof(float), cudaMemcpyHostToDevice)); }
 void copy_to_host(float* dst, const float* src, size_t n) { SGI_CUDA_CHECK(cudaMemcpy(dst, src, n * sizeof(float), cudaMemcpyDeviceToHost)); }
 void copy_device(float* dst, const float* src, size_t n) { SGI_CUDA_CHECK(cudaMemcpy(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice)); }

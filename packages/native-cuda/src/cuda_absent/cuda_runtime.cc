@@ -13,6 +13,8 @@ CudaStatus status() {
 static void no_cuda() { throw_no_cuda("cuda"); }
 float* alloc(size_t) { no_cuda(); }
 void release(float*) {}
+size_t cached_bytes() { return 0; }
+void empty_cache() {}
 void copy_to_device(float*, const float*, size_t) { no_cuda(); }
 void copy_to_host(float*, const float*, size_t) { no_cuda(); }
 void copy_device(float*, const float*, size_t) { no_cuda(); }

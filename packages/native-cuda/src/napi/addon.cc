@@ -64,11 +64,13 @@ SGI_NAPI(memory) {
   o.Set("liveStorages", double(m.live_storages));
   o.Set("allocations", double(m.allocations));
   o.Set("cpuCachedBytes", double(cpu_cached_bytes()));
+  o.Set("cudaCachedBytes", double(cuda::cached_bytes()));
   return o;
 }
 
 SGI_NAPI(emptyCache) {
   empty_cpu_cache();
+  cuda::empty_cache();
   return info.Env().Undefined();
 }
 

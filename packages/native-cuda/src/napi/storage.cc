@@ -142,6 +142,10 @@ void Storage::Allocate(Napi::Env env, size_t numel, Device device) {
     }
     m.cuda_bytes += bytes;
     if (m.cuda_bytes > m.cuda_peak) m.cuda_peak = m.cuda_bytes;
+    // Reported to V8 like host bytes: a JS object that holds device memory weighs on the GC's
+    // decisions, so unreachable tensors are finalised (and their blocks reused) before the
+    // device fills up.
+    Napi::MemoryManagement::AdjustExternalMemory(env, int64_t(bytes));
   } else {
     data_ = static_cast<float*>(cpu_block_alloc(round_block(bytes)));
     if (!data_)
@@ -161,8 +165,9 @@ void Storage::Free(Napi::Env env) {
   size_t bytes = numel_ * sizeof(float);
   MemoryStats& m = memory_stats();
   if (device_ == Device::CUDA) {
-    if (data_) cuda::release(data_);
+    if (data_) cuda::release(data_);  // back to the device cache: no cudaFree, no wait
     m.cuda_bytes -= bytes;
+    if (env) Napi::MemoryManagement::AdjustExternalMemory(env, -int64_t(bytes));
   } else {
     cpu_block_free(data_, round_block(bytes));
     m.cpu_bytes -= bytes;
