@@ -2,9 +2,17 @@
 // the three passes go to cuDNN; otherwise im2col / col2im kernels around the CUDA GEMM of
 // cuda/gemm.cu, one image and group at a time, with a device workspace for the column matrix
 // that only grows. col2im gathers (one thread per input element), so there are no atomics.
+// cuDNN is an accelerator, never a requirement: a pass that it cannot run (a tensor beyond its
+// legacy API's limits, or any failing cuDNN call) runs on the built-in kernels instead.
+#include <array>
 #include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
+#include "common/device.h"
 #include "common/kernels/conv2d.h"
 #include "common/kernels/gemm.h"
 #include "cuda/cuda_check.h"
@@ -17,12 +25,14 @@ namespace {
 float* g_col = nullptr;
 size_t g_col_size = 0;
 
+// From the caching allocator: a full device gives back its cached blocks for it, and the old
+// buffer returns to the cache (its next owner is queued after the kernels that used it).
 float* column_workspace(size_t numel) {
   if (numel > g_col_size) {
-    if (g_col) cudaFree(g_col);
+    release(g_col);
     g_col = nullptr;
     g_col_size = 0;
-    SGI_CUDA_CHECK(cudaMalloc(&g_col, numel * sizeof(float)));
+    g_col = alloc(numel);
     g_col_size = numel;
   }
   return g_col;
@@ -100,7 +110,66 @@ bool fits_int(const Conv2dParams& p) {
   return p.n < lim && p.c < lim && p.h < lim && p.w < lim && p.k < lim;
 }
 
-bool use_cudnn(const Conv2dParams& p) { return fits_int(p) && cudnn_conv_available(); }
+// x * y * z * t <= 2^31 - 1, without overflow (every factor is below 2^31).
+bool count_fits_int32(int64_t x, int64_t y, int64_t z, int64_t t) {
+  const int64_t lim = 0x7fffffffLL;
+  int64_t n = 1;
+  for (int64_t f : {x, y, z, t}) {
+    if (f != 0 && n > lim / f) return false;
+    n *= f;
+  }
+  return true;
+}
+
+// cuDNN's legacy API takes int sizes and refuses (or overflows on) a tensor of more than
+// 2^31 - 1 elements, so x, w and y are checked before it is called.
+bool use_cudnn(const Conv2dParams& p) {
+  return fits_int(p) && count_fits_int32(p.n, p.c, p.h, p.w) && count_fits_int32(p.n, p.k, p.oh, p.ow) &&
+         count_fits_int32(p.k, p.c / p.groups, p.kh, p.kw) && cudnn_conv_available();
+}
+
+// A pass of a convolution shape on which cuDNN failed: it runs on the built-in kernels from then
+// on, without trying cuDNN (and failing) again on every call.
+enum class Pass { Forward, BackwardData, BackwardFilter };
+using FailedKey = std::array<int64_t, 13>;
+std::mutex g_failed_mutex;
+std::set<FailedKey> g_failed;
+
+FailedKey failed_key(const Conv2dParams& p, Pass pass) {
+  return FailedKey{p.n, p.c, p.h, p.w, p.k, p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, p.groups, int64_t(pass)};
+}
+
+// Runs `call` (a cuDNN pass) when cuDNN may take this convolution; false when it may not or when
+// the call failed, and then the caller runs the built-in kernels. A failure is never an error
+// (cuDNN is only an accelerator): the first one of the process is printed, once.
+template <typename Call>
+bool run_cudnn(const Conv2dParams& p, Pass pass, Call call) {
+  if (!use_cudnn(p)) return false;
+  const FailedKey key = failed_key(p, pass);
+  {
+    std::lock_guard<std::mutex> lock(g_failed_mutex);
+    if (g_failed.count(key)) return false;
+  }
+  try {
+    call();
+    return true;
+  } catch (const std::exception& e) {
+    cudaGetLastError();  // a CUDA error cuDNN left behind is not the next kernel's
+    std::lock_guard<std::mutex> lock(g_failed_mutex);
+    const bool first = g_failed.empty();
+    g_failed.insert(key);
+    if (first) {
+      static const char* names[] = {"forward", "backward-data", "backward-filter"};
+      std::fprintf(stderr,
+                   "sgi: warning: %s; the %s pass of this convolution (input [%lld, %lld, %lld, %lld], %lld filters %dx%d, "
+                   "stride %dx%d, padding %dx%d, groups %d) and any other that cuDNN fails on run on the built-in CUDA "
+                   "kernels (this warning is printed once)\n",
+                   e.what(), names[int(pass)], (long long)p.n, (long long)p.c, (long long)p.h, (long long)p.w, (long long)p.k,
+                   p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, p.groups);
+    }
+    return false;
+  }
+}
 
 void add_bias(const Conv2dParams& p, const float* b, float* y) {
   const int64_t P = p.oh * p.ow, total = p.n * p.k * P;
@@ -113,8 +182,9 @@ void add_bias(const Conv2dParams& p, const float* b, float* y) {
 
 void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y) {
   if (p.n == 0 || p.k == 0 || p.oh == 0 || p.ow == 0) return;
-  if (use_cudnn(p) && p.c > 0) {
-    cudnn_conv2d_forward(int(p.n), int(p.c), int(p.h), int(p.w), int(p.k), p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, p.groups, x, w, y);
+  if (p.c > 0 && run_cudnn(p, Pass::Forward, [&] {
+        cudnn_conv2d_forward(int(p.n), int(p.c), int(p.h), int(p.w), int(p.k), p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, p.groups, x, w, y);
+      })) {
     add_bias(p, b, y);
     return;
   }
@@ -139,10 +209,10 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
 void conv2d_backward_input(const Conv2dParams& p, const float* w, const float* gy, float* gx) {
   if (p.n == 0 || p.c == 0 || p.h == 0 || p.w == 0) return;
   if (p.k == 0 || p.oh == 0 || p.ow == 0) { SGI_CUDA_CHECK(cudaMemset(gx, 0, size_t(p.n * p.c * p.h * p.w) * sizeof(float))); return; }
-  if (use_cudnn(p)) {
-    cudnn_conv2d_backward_data(int(p.n), int(p.c), int(p.h), int(p.w), int(p.k), p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, p.groups, w, gy, gx);
+  if (run_cudnn(p, Pass::BackwardData, [&] {
+        cudnn_conv2d_backward_data(int(p.n), int(p.c), int(p.h), int(p.w), int(p.k), p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, p.groups, w, gy, gx);
+      }))
     return;
-  }
   const Geo g = geo_of(p);
   const int64_t G = p.groups, Cg = p.c / G, Kg = p.k / G, Kdim = Cg * p.kh * p.kw, P = p.oh * p.ow;
   float* col = column_workspace(size_t(Kdim * P));
@@ -158,10 +228,10 @@ void conv2d_backward_weight(const Conv2dParams& p, const float* x, const float* 
   const int64_t G = p.groups, Cg = p.c / G, Kg = p.k / G, Kdim = Cg * p.kh * p.kw, P = p.oh * p.ow;
   if (p.k == 0 || Kdim == 0) return;
   if (p.n == 0 || P == 0) { SGI_CUDA_CHECK(cudaMemset(gw, 0, size_t(p.k * Kdim) * sizeof(float))); return; }
-  if (use_cudnn(p)) {
-    cudnn_conv2d_backward_filter(int(p.n), int(p.c), int(p.h), int(p.w), int(p.k), p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, p.groups, x, gy, gw);
+  if (run_cudnn(p, Pass::BackwardFilter, [&] {
+        cudnn_conv2d_backward_filter(int(p.n), int(p.c), int(p.h), int(p.w), int(p.k), p.kh, p.kw, p.sh, p.sw, p.ph, p.pw, p.groups, x, gy, gw);
+      }))
     return;
-  }
   const Geo g = geo_of(p);
   const bool plain = p.kh == 1 && p.kw == 1 && p.sh == 1 && p.sw == 1 && p.ph == 0 && p.pw == 0;
   float* col = plain ? nullptr : column_workspace(size_t(Kdim * P));

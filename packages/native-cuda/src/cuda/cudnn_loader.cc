@@ -7,7 +7,7 @@
 // Per convolution shape we cache one plan: the tensor/filter/convolution descriptors and, per
 // direction, the algorithm picked by cudnnGet*Algorithm_v7 (or cudnnFind*Algorithm when
 // SGI_CUDNN_BENCHMARK=1) and its workspace size. One workspace buffer, grown on demand, is
-// shared by every call. Environment: SGI_CUDNN=0 disables cuDNN; SGI_CUDNN_TF32=1 allows TF32
+// shared by every call. Every failure throws; cuda/conv2d.cu then runs the built-in kernels. Environment: SGI_CUDNN=0 disables cuDNN; SGI_CUDNN_TF32=1 allows TF32
 // tensor-core math (off by default so results match the float32 CPU kernels).
 #include "cuda/cudnn.h"
 
@@ -40,6 +40,7 @@ using cudnnFilterDesc = void*;
 using cudnnConvDesc = void*;
 
 constexpr int kStatusSuccess = 0;           // CUDNN_STATUS_SUCCESS
+constexpr int kStatusExecutionFailed = 8;   // CUDNN_STATUS_EXECUTION_FAILED of cuDNN 8 (the emulated failures)
 constexpr int kTensorNCHW = 0;              // CUDNN_TENSOR_NCHW
 constexpr int kDataFloat = 0;               // CUDNN_DATA_FLOAT
 constexpr int kCrossCorrelation = 1;        // CUDNN_CROSS_CORRELATION
@@ -157,25 +158,46 @@ cudnnHandle g_handle = nullptr;
 void* g_workspace = nullptr;
 size_t g_workspace_bytes = 0;
 
+// From the caching allocator (cuda_runtime.cu), which frees its cached blocks and retries before
+// it gives up; the old buffer goes back to its cache (the next owner is queued after cuDNN's use).
 void* workspace(size_t bytes) {
   if (bytes <= g_workspace_bytes) return g_workspace;
-  if (g_workspace) SGI_CUDA_CHECK(cudaFree(g_workspace));  // cudaFree waits for pending work
+  release(static_cast<float*>(g_workspace));
   g_workspace = nullptr;
   g_workspace_bytes = 0;
+  const auto floats = [](size_t b) { return b / sizeof(float) + 1; };
   size_t grown = bytes + bytes / 4;  // some headroom so nearby shapes do not regrow
-  if (cudaMalloc(&g_workspace, grown) != cudaSuccess) {
-    cudaGetLastError();
+  try {
+    g_workspace = alloc(floats(grown));
+  } catch (const std::exception&) {
     grown = bytes;
-    cudaError_t err = cudaMalloc(&g_workspace, grown);
-    if (err != cudaSuccess) {
-      cudaGetLastError();
-      g_workspace = nullptr;
-      throw std::runtime_error("cuDNN workspace: cannot allocate " + std::to_string(bytes) + " bytes: " + cudaGetErrorString(err));
+    try {
+      g_workspace = alloc(floats(grown));
+    } catch (const std::exception& e) {
+      throw std::runtime_error("cuDNN workspace: cannot allocate " + std::to_string(bytes) + " bytes (" + e.what() + ")");
     }
   }
   g_workspace_bytes = grown;
   return g_workspace;
 }
+
+#ifdef SGI_CUDA_EMU
+// The emulator has no cuDNN. SGI_CUDA_EMU_CUDNN_FAIL=status or =workspace makes it act as if
+// cuDNN were loaded and every convolution call failed in that way, so that the fallback of
+// cuda/conv2d.cu is tested: a cuDNN status error, or a workspace the device cannot hold.
+const char* emulated_failure() {
+  const char* v = std::getenv("SGI_CUDA_EMU_CUDNN_FAIL");
+  return v && *v ? v : nullptr;
+}
+[[noreturn]] void fail_as_emulated(const char* call) {
+  if (std::strcmp(emulated_failure(), "workspace") == 0) workspace(size_t(1) << 60);  // throws: the device is smaller
+  check(kStatusExecutionFailed, call);
+  throw std::logic_error("unreachable");
+}
+#define SGI_EMULATED_CUDNN_CALL(name) fail_as_emulated(name)
+#else
+#define SGI_EMULATED_CUDNN_CALL(name) ((void)0)
+#endif
 
 struct Algo {
   bool chosen = false;
@@ -338,6 +360,9 @@ bool cudnn_load(std::string* reason) {
 }
 
 bool cudnn_conv_available() {
+#ifdef SGI_CUDA_EMU
+  if (emulated_failure()) return true;
+#endif
   std::lock_guard<std::mutex> lock(g_mutex);
   if (g_handle_tried) return g_handle_ok;
   g_handle_tried = true;
@@ -359,6 +384,7 @@ void cudnn_conv2d_forward(int N, int C, int H, int W, int K, int kh, int kw, int
                           const float* x, const float* w, float* y) {
   require_handle("cudnn_conv2d_forward");
   std::lock_guard<std::mutex> lock(g_mutex);
+  SGI_EMULATED_CUDNN_CALL("cudnnConvolutionForward");
   Plan& p = plan_for(N, C, H, W, K, kh, kw, sh, sw, ph, pw, groups);
   if (!p.fwd.chosen) {
     FindFwdFn q = benchmark() && g_api.FindConvolutionForwardAlgorithm ? g_api.FindConvolutionForwardAlgorithm
@@ -378,6 +404,7 @@ void cudnn_conv2d_backward_data(int N, int C, int H, int W, int K, int kh, int k
                                 const float* w, const float* gy, float* gx) {
   require_handle("cudnn_conv2d_backward_data");
   std::lock_guard<std::mutex> lock(g_mutex);
+  SGI_EMULATED_CUDNN_CALL("cudnnConvolutionBackwardData");
   Plan& p = plan_for(N, C, H, W, K, kh, kw, sh, sw, ph, pw, groups);
   if (!p.bwd_data.chosen) {
     FindBwdDataFn q = benchmark() && g_api.FindConvolutionBackwardDataAlgorithm ? g_api.FindConvolutionBackwardDataAlgorithm
@@ -397,6 +424,7 @@ void cudnn_conv2d_backward_filter(int N, int C, int H, int W, int K, int kh, int
                                   const float* x, const float* gy, float* gw) {
   require_handle("cudnn_conv2d_backward_filter");
   std::lock_guard<std::mutex> lock(g_mutex);
+  SGI_EMULATED_CUDNN_CALL("cudnnConvolutionBackwardFilter");
   Plan& p = plan_for(N, C, H, W, K, kh, kw, sh, sw, ph, pw, groups);
   if (!p.bwd_filter.chosen) {
     FindBwdFilterFn q = benchmark() && g_api.FindConvolutionBackwardFilterAlgorithm ? g_api.FindConvolutionBackwardFilterAlgorithm

@@ -228,19 +228,21 @@ __global__ void fill_kernel(int64_t n, float value, float* __restrict__ out) {
 
 // ---- sum reduction ----
 
-// A scratch device buffer for partial sums, grown on demand (cudaFree waits for pending work).
+// A scratch device buffer for partial sums, grown on demand. It comes from the caching allocator
+// (cuda_runtime.cu), so a device that is full of cached blocks frees them for it, and the smaller
+// old buffer goes back to the cache: whatever takes it next is queued after the kernels that used it.
 double* scratch(size_t count) {
-  static double* buf = nullptr;
-  static size_t cap = 0;
+  static float* buf = nullptr;
+  static size_t cap = 0;  // doubles
   if (count > cap) {
-    if (buf) SGI_CUDA_CHECK(cudaFree(buf));
+    release(buf);
     buf = nullptr;
     cap = 0;
-    size_t want = std::max<size_t>(count, 1 << 16);
-    SGI_CUDA_CHECK(cudaMalloc(&buf, want * sizeof(double)));
+    const size_t want = std::max<size_t>(count, 1 << 16);
+    buf = alloc(want * 2);
     cap = want;
   }
-  return buf;
+  return reinterpret_cast<double*>(buf);
 }
 
 __device__ __forceinline__ double warp_sum(double v) {
