@@ -362,8 +362,8 @@ StridedShape select_dims(const StridedShape& s, const bool* keep) {
 //     deterministic sum reduction above into a temporary, which one injective pass adds to dst;
 //   - of the other dims, a set that reaches distinct elements goes to the threads of one
 //     launch; the remaining (overlapping) dims are walked here on the host, one launch per
-//     index, in order. Overlapping destinations are rare (no op of @sgi/core makes them), and
-//     each launch is then ordered after the previous one by the stream.
+//     index, in order (one launch per index is slow for many of them, but @sgi/core makes no
+//     such copies today); the stream orders each launch after the previous one.
 template <typename I>
 void strided_accumulate_ordered(const StridedShape& s, const float* src, float* dst) {
   bool disjoint[kMaxDims], broadcast[kMaxDims], overlap[kMaxDims];
