@@ -21,6 +21,11 @@
 // - segmentation: the face world's renderSegmentation of the same seed as its FACE_CLASSES colours;
 //   else the colour-coded map of the same file name in task.pairedPath (resized nearest). The
 //   encoder always gets 3 channels (the class colours), never one-hot maps.
+//
+// A fixed level (FixedLevel: a factor, a noise std or a square rectangle's side) replaces the
+// random draw of that level only: every draw is still made in the same order, so an image degraded
+// at the level its seed would have drawn is exactly the randomly degraded image (the per-level
+// restoration report scores each level on the same held-out images).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
@@ -100,11 +105,15 @@ export function inpaintingSides(size: number, minSize: number, maxSize: number):
   return [lo, hi];
 }
 
-/** A random rectangle for inpainting (draws w, h, x, y in this order). */
-export function inpaintingRect(rng: Rng, size: number, minSize: number, maxSize: number): Rect {
+/**
+ * A random rectangle for inpainting (draws w, h, x, y in this order); `side`: a square of that many
+ * pixels instead of the drawn w and h (which are still drawn, so the position draws stay aligned).
+ */
+export function inpaintingRect(rng: Rng, size: number, minSize: number, maxSize: number, side?: number): Rect {
   const [lo, hi] = inpaintingSides(size, minSize, maxSize);
-  const w = lo + rng.int(hi - lo + 1);
-  const h = lo + rng.int(hi - lo + 1);
+  let w = lo + rng.int(hi - lo + 1);
+  let h = lo + rng.int(hi - lo + 1);
+  if (side !== undefined) w = h = side;
   const x = rng.int(size - w + 1);
   const y = rng.int(size - h + 1);
   return { x, y, w, h };
@@ -307,25 +316,64 @@ export interface ImageOrigin {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Fixed levels
+
+/**
+ * A degradation level chosen instead of drawn: a super-resolution factor, a noise std (units of
+ * the [-1, 1] range), or the side of a square inpainting rectangle (a fraction of the image side,
+ * rounded to whole pixels; its position is still drawn).
+ */
+export type FixedLevel = { factor: number } | { sigma: number } | { size: number };
+
+/** Each fixed level: the task it belongs to and the values it takes. */
+const LEVELS: Record<string, { kind: TaskKind; valid: (v: number) => boolean; want: string }> = {
+  factor: { kind: 'super_resolution', valid: (v) => Number.isInteger(v) && v >= 1, want: 'an integer >= 1' },
+  sigma: { kind: 'denoise', valid: (v) => Number.isFinite(v) && v >= 0, want: 'a finite number >= 0' },
+  size: { kind: 'inpainting', valid: (v) => v > 0 && v <= 1, want: 'a fraction of the side in (0, 1]' },
+};
+
+/** The level's value, checked against the task (errors name the level and the task). */
+function fixedFor(task: Task, fixed: FixedLevel): number {
+  const entries = Object.entries(fixed);
+  const [key, value] = entries[0] ?? [];
+  const def = key === undefined ? undefined : LEVELS[key];
+  if (entries.length !== 1 || !def || typeof value !== 'number') throw new Error(`degrade: a fixed level is one of {factor}, {sigma}, {size}, got ${JSON.stringify(fixed)}`);
+  if (def.kind !== task.kind) throw new Error(`degrade: a fixed ${key} is a level of ${def.kind}, not of ${task.kind}`);
+  if (!def.valid(value)) throw new Error(`degrade: fixed ${key} ${value} is not ${def.want}`);
+  return value;
+}
+
+/** The pixel side of a fixed inpainting rectangle of `fraction` of the image side. */
+export function fixedSide(fraction: number, size: number): number {
+  return Math.min(size, Math.max(1, Math.round(fraction * size)));
+}
+
+// ---------------------------------------------------------------------------------------------
 // The task's input
 
 /**
  * The degradations that need nothing but the images and seeds (every task but segmentation; a
- * sketch here is the XDoG sketch). `seeds[i]` seeds image i.
+ * sketch here is the XDoG sketch). `seeds[i]` seeds image i; `fixed`: every image at that level
+ * instead of a drawn one (see FixedLevel).
  */
-export function degrade(task: Task, clean: Float32Array, size: number, seeds: readonly number[]): Float32Array {
+export function degrade(task: Task, clean: Float32Array, size: number, seeds: readonly number[], fixed?: FixedLevel): Float32Array {
   const n = countOf(clean, size);
   if (seeds.length !== n) throw new Error(`degrade: ${seeds.length} seed(s) for ${n} image(s)`);
+  const level = fixed === undefined ? undefined : fixedFor(task, fixed);
   const rngs = seeds.map((s) => new Rng(s));
+  // the drawn level, or the fixed one after the same draw
+  const pick = (drawn: number) => level ?? drawn;
   switch (task.kind) {
     case 'colorization':
       return grayscale(clean, size);
-    case 'inpainting':
-      return fillRects(clean, size, rngs.map((r) => inpaintingRect(r, size, task.minSize, task.maxSize)));
+    case 'inpainting': {
+      const side = level === undefined ? undefined : fixedSide(level, size);
+      return fillRects(clean, size, rngs.map((r) => inpaintingRect(r, size, task.minSize, task.maxSize, side)));
+    }
     case 'super_resolution':
-      return downUp(clean, size, rngs.map((r) => task.factors[r.int(task.factors.length)]!), task.down, task.up);
+      return downUp(clean, size, rngs.map((r) => pick(task.factors[r.int(task.factors.length)]!)), task.down, task.up);
     case 'denoise':
-      return addNoise(clean, size, rngs, rngs.map((r) => task.sigma[0] + (task.sigma[1] - task.sigma[0]) * r.next()));
+      return addNoise(clean, size, rngs, rngs.map((r) => pick(task.sigma[0] + (task.sigma[1] - task.sigma[0]) * r.next())));
     case 'sketch':
       return xdogSketch(clean, size);
     case 'segmentation':
@@ -335,11 +383,12 @@ export function degrade(task: Task, clean: Float32Array, size: number, seeds: re
 
 /**
  * The encoder input of a task for a batch of clean images [n, 3, S, S]: the paired data where the
- * task has it (face-world seeds, else task.pairedPath files), else degrade().
+ * task has it (face-world seeds, else task.pairedPath files), else degrade() (at `fixed` when given).
  */
-export async function taskInput(task: Task, clean: Float32Array, size: number, seeds: readonly number[], origin: ImageOrigin = {}): Promise<Float32Array> {
+export async function taskInput(task: Task, clean: Float32Array, size: number, seeds: readonly number[], origin: ImageOrigin = {}, fixed?: FixedLevel): Promise<Float32Array> {
   const n = countOf(clean, size);
-  if (task.kind !== 'sketch' && task.kind !== 'segmentation') return degrade(task, clean, size, seeds);
+  if (task.kind !== 'sketch' && task.kind !== 'segmentation') return degrade(task, clean, size, seeds, fixed);
+  if (fixed !== undefined) fixedFor(task, fixed); // translation tasks have no levels: the error says so
   if (origin.faceSeeds) {
     if (origin.faceSeeds.length !== n) throw new Error(`${task.kind}: ${origin.faceSeeds.length} face seed(s) for ${n} image(s)`);
     return task.kind === 'sketch' ? faceSketches(origin.faceSeeds, size) : faceSegmentations(origin.faceSeeds, size);

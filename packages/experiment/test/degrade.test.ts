@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '@sgi/core';
 import {
-  ConfigError, TaskSchema, degrade, degradeSeeds, downUp, evalDegradeSeeds, inpaintingSides, loadConfig, loadTaskImage, pairedFile, taskInput,
+  ConfigError, TaskSchema, degrade, degradeSeeds, downUp, evalDegradeSeeds, fixedSide, inpaintingRect, inpaintingSides, loadConfig, loadTaskImage, pairedFile, taskInput,
   writeImageGrid, xdogSketch, type Task,
 } from '../src/index.js';
 import { microConfig, tempDir } from './micro.js';
@@ -163,6 +163,61 @@ describe('degradations', () => {
     const copy = x.slice();
     degrade(task({ kind: 'inpainting' }), x, S, evalDegradeSeeds(4));
     expect(same(copy, x)).toBe(true);
+  });
+
+  it('a fixed level gives exactly the random degradation of every image whose seed draws that level', async () => {
+    const n = 48;
+    const x = randomImages(n, 9);
+    const seeds = evalDegradeSeeds(n);
+    const image = (y: Float32Array, b: number) => Buffer.from(y.buffer, y.byteOffset + b * 3 * P * 4, 3 * P * 4);
+    // super-resolution: each image's random output is its output at exactly one factor, and every factor is drawn
+    const sr = task({ kind: 'super_resolution', factors: [1, 2, 4, 8, 16] });
+    const random = degrade(sr, x, S, seeds);
+    const atFactor = sr.factors.map((factor) => degrade(sr, x, S, seeds, { factor }));
+    const drawn = Array.from({ length: n }, (_, b) => sr.factors.filter((_, j) => image(atFactor[j]!, b).equals(image(random, b))));
+    for (const d of drawn) expect(d.length).toBe(1);
+    expect(new Set(drawn.map((d) => d[0])).size, 'every factor drawn').toBe(sr.factors.length);
+    expect(Buffer.from((await taskInput(sr, x, S, seeds, {}, { factor: 4 })).buffer).equals(Buffer.from(atFactor[2]!.buffer)), 'taskInput passes the level on').toBe(true);
+    // denoise: at the drawn sigma the same image; at another sigma the same noise, scaled
+    const dn = task({ kind: 'denoise', sigma: [0.05, 0.25] });
+    const noisy = degrade(dn, x, S, seeds);
+    for (let b = 0; b < 6; b++) {
+      const sigma = 0.05 + 0.2 * new Rng(seeds[b]!).next(); // the draw degrade() makes first
+      const one = x.subarray(b * 3 * P, (b + 1) * 3 * P);
+      expect(image(degrade(dn, one, S, [seeds[b]!], { sigma }), 0).equals(image(noisy, b))).toBe(true);
+      const half = degrade(dn, one, S, [seeds[b]!], { sigma: sigma / 2 });
+      for (let i = 0; i < 3 * P; i += 97) expect(half[i]! - one[i]!).toBeCloseTo((noisy[b * 3 * P + i]! - one[i]!) / 2, 5);
+    }
+    // inpainting: a square rectangle of the fixed side; where the random one was that square, the same image
+    const ip = task({ kind: 'inpainting', minSize: 0.2, maxSize: 0.45 });
+    const holes = degrade(ip, x, S, seeds);
+    let squares = 0;
+    for (const size of [0.25, 0.4]) {
+      const side = fixedSide(size, S);
+      const fixed = degrade(ip, x, S, seeds, { size });
+      for (let b = 0; b < n; b++) {
+        let zeros = 0;
+        for (let i = b * 3 * P; i < (b * 3 + 1) * P; i++) if (fixed[i] === 0) zeros++;
+        expect(zeros).toBe(side * side);
+        const r = inpaintingRect(new Rng(seeds[b]!), S, 0.2, 0.45);
+        if (r.w === side && r.h === side) {
+          squares++;
+          expect(image(fixed, b).equals(image(holes, b))).toBe(true);
+        }
+      }
+    }
+    expect(squares, 'some random rectangles were those squares').toBeGreaterThan(0);
+  });
+
+  it('a fixed level must belong to the task and take a valid value', async () => {
+    const x = randomImages(1);
+    const seeds = evalDegradeSeeds(1);
+    expect(() => degrade(task({ kind: 'denoise' }), x, S, seeds, { factor: 2 })).toThrow('degrade: a fixed factor is a level of super_resolution, not of denoise');
+    expect(() => degrade(task({ kind: 'colorization' }), x, S, seeds, { sigma: 0.1 })).toThrow('a fixed sigma is a level of denoise, not of colorization');
+    expect(() => degrade(task({ kind: 'inpainting' }), x, S, seeds, { size: 1.5 })).toThrow('degrade: fixed size 1.5 is not a fraction of the side in (0, 1]');
+    expect(() => degrade(task({ kind: 'super_resolution' }), x, S, seeds, { factor: 3 })).toThrow('super-resolution factor 3 does not divide the image size 32');
+    expect(() => degrade(task({ kind: 'super_resolution' }), x, S, seeds, {} as never)).toThrow('degrade: a fixed level is one of {factor}, {sigma}, {size}, got {}');
+    await expect(taskInput(task({ kind: 'sketch' }), x, S, seeds, {}, { size: 0.3 })).rejects.toThrow('a fixed size is a level of inpainting, not of sketch');
   });
 
   it('XDoG sketch: white on flat regions, dark lines at edges, gray in three channels, in [-1, 1]', () => {
