@@ -6,7 +6,7 @@
 // degraded input itself scored against the clean image) beside it.
 import * as os from 'node:os';
 import { Scope, Tensor, native, noGrad, psnr, ssim, tensorToImages, type DeviceChoice, type SsimWindow } from '@sgi/core';
-import { buildExperiment, describeTask, evalDegradeSeed, loadImage, taskInput, type Config } from '@sgi/experiment';
+import { buildExperiment, describeTask, evalDegradeSeed, loadImage, taskInput, type Config, type Experiment, type FixedLevel } from '@sgi/experiment';
 
 /** A face-recognition network used for the identity similarity (IDS). */
 export interface IdentityNetwork {
@@ -25,6 +25,8 @@ export interface PerImage {
   lpips?: number;
   ids?: number;
   seconds: number;
+  /** A task's identity baseline of this image: its degraded input scored against the clean image. */
+  baseline?: { psnr: number; ssim: number; lpips?: number };
 }
 
 export interface MethodResult {
@@ -63,6 +65,8 @@ export interface EvalOptions {
   faceSeeds?: readonly number[];
   /** Where the inversion runs (default: the config's device); the metric networks stay on the CPU. */
   device?: DeviceChoice;
+  /** The task's degradation at this level for every image instead of a drawn one (see FixedLevel). */
+  level?: FixedLevel;
 }
 
 export function environmentLine(): string {
@@ -80,23 +84,45 @@ function cosine(a: Float32Array, b: Float32Array): number {
 const meanOf = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)]! : NaN; };
 
+/** Builds the method (config + checkpoint), scores it on the files (scoreMethod) and releases it. */
 export async function evaluateMethod(label: string, configFile: string, config: Config, checkpoint: string, files: string[], opts: EvalOptions): Promise<MethodResult> {
+  const exp = loadMethod(config, checkpoint, opts);
+  try {
+    return await scoreMethod(exp, label, configFile, checkpoint, files, opts);
+  } finally {
+    exp.model.release();
+    exp.generator.release();
+  }
+}
+
+/** The method of a config and checkpoint, built for evaluation (release its model and generator after). */
+export function loadMethod(config: Config, checkpoint: string, opts: Pick<EvalOptions, 'runsRoot' | 'device'>): Experiment {
   const exp = buildExperiment(config, { runsRoot: opts.runsRoot, checkpoint, device: opts.device });
   exp.model.eval();
+  return exp;
+}
+
+/**
+ * Scores a built method on the files: each image (degraded as the config's task says, seeded by
+ * its index, at opts.level when given) is inverted and scored against the clean image, beside the
+ * task's identity baseline. The one scoring loop of the tables and the per-level restoration report.
+ */
+export async function scoreMethod(exp: Experiment, label: string, configFile: string, checkpoint: string, files: string[], opts: EvalOptions): Promise<MethodResult> {
+  const config = exp.config;
   const size = config.encoder.inputSize;
   const images: PerImage[] = [];
   const failed: { file: string; reason: string }[] = [];
   const previews: Uint8Array[] = [];
   const task = config.task;
+  if (opts.level && !task) throw new Error(`${configFile}: a degradation level was asked for, but the config has no task section`);
   if (task && opts.faceSeeds && opts.faceSeeds.length !== files.length) throw new Error(`evaluateMethod: ${opts.faceSeeds.length} face seed(s) for ${files.length} file(s)`);
-  const baseline: { psnr: number[]; ssim: number[]; lpips: number[] } = { psnr: [], ssim: [], lpips: [] };
   for (const [k, file] of files.entries()) {
     let data: Float32Array;
     let input: Float32Array;
     try {
       data = await loadImage(file, size);
       // the same degradation for every method: seeded by the image's index in the evaluation set
-      input = task ? await taskInput(task, data, size, [evalDegradeSeed(k)], opts.faceSeeds ? { faceSeeds: [opts.faceSeeds[k]!] } : { files: [file] }) : data;
+      input = task ? await taskInput(task, data, size, [evalDegradeSeed(k)], opts.faceSeeds ? { faceSeeds: [opts.faceSeeds[k]!] } : { files: [file] }, opts.level) : data;
     } catch (e) {
       failed.push({ file, reason: (e as Error).message });
       continue;
@@ -125,9 +151,8 @@ export async function evaluateMethod(label: string, configFile: string, config: 
         }
         if (task) {
           const [d] = tensorToImages(xin);
-          baseline.psnr.push(psnr(a!, d!));
-          baseline.ssim.push(ssim(a!, d!, { window: opts.ssimWindow }));
-          if (opts.lpips) baseline.lpips.push(opts.lpips(x, xin).item());
+          rec.baseline = { psnr: psnr(a!, d!), ssim: ssim(a!, d!, { window: opts.ssimWindow }) };
+          if (opts.lpips) rec.baseline.lpips = opts.lpips(x, xin).item();
         }
         images.push(rec);
         if (previews.length < opts.previews) previews.push(b!.data);
@@ -153,13 +178,12 @@ export async function evaluateMethod(label: string, configFile: string, config: 
     },
   };
   if (task) {
+    const baseline = images.map((i) => i.baseline!);
     result.task = {
       kind: task.kind, describe: describeTask(task),
-      baseline: { psnr: meanOf(finite(baseline.psnr)), ssim: meanOf(baseline.ssim), lpips: opts.lpips ? meanOf(baseline.lpips) : undefined },
+      baseline: { psnr: meanOf(finite(baseline.map((b) => b.psnr))), ssim: meanOf(baseline.map((b) => b.ssim)), lpips: opts.lpips ? meanOf(baseline.map((b) => b.lpips!)) : undefined },
     };
   }
-  exp.model.release();
-  exp.generator.release();
   return result;
 }
 

@@ -8,3 +8,4 @@ export * from './run_table.js';
 export * from './networks.js';
 export * from './face_attributes.js';
 export * from './face_world.js';
+export * from './restoration.js';

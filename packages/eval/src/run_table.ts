@@ -69,35 +69,51 @@ async function syntheticEvalSet(config: Config, dir: string, count: number, seed
   return files;
 }
 
+/** The images a method is evaluated on, where they came from, and their face-world seeds when they are rendered faces. */
+export interface EvalSet {
+  files: string[];
+  source: string;
+  /** Face-world seeds of the files (sketch/segmentation tasks pair each face with its exact sketch or label map). */
+  faceSeeds?: number[];
+}
+
+/**
+ * The evaluation set: the folder `images` (a random selection of `count` with `seed`), else held-out
+ * images of the world `configFile` trains on, written under outDir/evalset: rendered faces
+ * (data.kind facesjs), else samples of its generator.
+ */
+export async function pickEvalSet(o: { configFile: string; images?: string; count?: number; seed: number; outDir: string; runsRoot: string }): Promise<EvalSet> {
+  if (o.images) {
+    const all = listImages(o.images);
+    const chosen = o.count && o.count < all.length;
+    return {
+      files: chosen ? new Rng(o.seed).shuffle([...all]).slice(0, o.count).sort() : all,
+      source: chosen ? `${o.images} (${o.count} of ${all.length} chosen with seed ${o.seed})` : o.images,
+    };
+  }
+  const cfg = loadConfig(o.configFile);
+  const count = o.count ?? 32;
+  if (cfg.data.kind === 'facesjs') {
+    // the validation faces of training come first in the held-out range: evaluate on the ones after them
+    const offset = FACE_EVAL_OFFSET + o.seed * count;
+    const files = await faceEvalSet(cfg, path.join(o.outDir, 'evalset'), count, offset);
+    return {
+      files, faceSeeds: files.map((_, i) => FACE_SEEDS.heldOut + offset + i),
+      source: `${count} held-out faces of the built-in world (rendered by facesjs; seeds held-out+${offset}.., never drawn in training or validation)`,
+    };
+  }
+  return {
+    files: await syntheticEvalSet(cfg, path.join(o.outDir, 'evalset'), count, o.seed + 1000, o.runsRoot),
+    source: `${count} held-out images of the tiny generator (seed ${o.seed + 1000}, never used in training)`,
+  };
+}
+
 export async function runTable(o: TableOptions): Promise<{ report: TableReport; markdown: string; html: string; json: string }> {
   const def = TABLES[o.table];
   const rows = def.rows.filter((r) => (o.suite === 'tiny' ? r.configs.tiny : r.configs.paper));
   const configs = rows.map((r) => path.join(o.workspace, o.suite === 'tiny' ? r.configs.tiny! : r.configs.paper));
-  // evaluation set
-  let files: string[];
-  let source: string;
-  // face-world seeds of the evaluation images, when they are rendered faces (sketch/segmentation tasks pair them exactly)
-  let faceSeeds: number[] | undefined;
-  if (o.images) {
-    const all = listImages(o.images);
-    files = o.count && o.count < all.length ? new Rng(o.seed).shuffle([...all]).slice(0, o.count).sort() : all;
-    source = o.count && o.count < all.length ? `${o.images} (${o.count} of ${all.length} chosen with seed ${o.seed})` : o.images;
-  } else if (o.suite === 'tiny') {
-    const cfg = loadConfig(configs[0]!);
-    const count = o.count ?? 32;
-    if (cfg.data.kind === 'facesjs') {
-      // the validation faces of training come first in the held-out range: evaluate on the ones after them
-      const offset = FACE_EVAL_OFFSET + o.seed * count;
-      files = await faceEvalSet(cfg, path.join(o.outDir, 'evalset'), count, offset);
-      faceSeeds = files.map((_, i) => FACE_SEEDS.heldOut + offset + i);
-      source = `${count} held-out faces of the built-in world (rendered by facesjs; seeds held-out+${offset}.., never drawn in training or validation)`;
-    } else {
-      files = await syntheticEvalSet(cfg, path.join(o.outDir, 'evalset'), count, o.seed + 1000, o.runsRoot);
-      source = `${count} held-out images of the tiny generator (seed ${o.seed + 1000}, never used in training)`;
-    }
-  } else {
-    throw new Error('the paper suite needs --images <folder of CelebA-HQ test images> (the paper uses 2,000 of them resized to 256)');
-  }
+  if (!o.images && o.suite !== 'tiny') throw new Error('the paper suite needs --images <folder of CelebA-HQ test images> (the paper uses 2,000 of them resized to 256)');
+  const { files, source, faceSeeds } = await pickEvalSet({ configFile: configs[0]!, images: o.images, count: o.count, seed: o.seed, outDir: o.outDir, runsRoot: o.runsRoot });
   o.log(`${def.title}: ${rows.length} method(s), ${files.length} image(s) from ${source}`);
   const methods: TableReport['methods'] = [];
   const missing: TableReport['missing'] = [];
