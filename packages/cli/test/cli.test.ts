@@ -19,7 +19,7 @@ const COMMANDS: Record<string, { usage: string; options: string[]; positionals?:
   sweep: { usage: 'sgi sweep', options: ['--configs'] },
   table: {
     usage: 'sgi table <table>', positionals: ['table'],
-    options: ['--suite', '--images', '--count', '--seed', '--ssim', '--id-network', '--id-checkpoint', '--lpips-alexnet', '--timing-runs', '--out'],
+    options: ['--config', '--checkpoint', '--suite', '--images', '--count', '--seed', '--ssim', '--id-network', '--id-checkpoint', '--lpips-alexnet', '--timing-runs', '--out'],
   },
   world: { usage: 'sgi world', options: ['--stages', '--directions', '--attributes', '--count', '--strength', '--out'] },
   serve: { usage: 'sgi serve', options: ['--config', '--checkpoint', '--port', '--host', '--directions', '--lpips', '--lpips-alexnet', '--max-upload-mb', '--max-side', '--max-queue'] },
