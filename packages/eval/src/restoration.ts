@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type SsimWindow } from '@sgi/core';
 import {
-  ConfigError, TASK_KINDS, describeTask, experimentProjectOf, inpaintingSides, loadConfig, runCheckpoint, runDirFor, type Config, type FixedLevel, type Task,
+  ConfigError, TASK_KINDS, degrade, describeTask, experimentProjectOf, inpaintingSides, loadConfig, runCheckpoint, runDirFor, type Config, type FixedLevel, type Task,
 } from '@sgi/experiment';
 import { environmentLine, loadMethod, scoreMethod, type EvalOptions, type LpipsFn, type MethodResult } from './evaluate.js';
 import { pickEvalSet, type EvalSet } from './run_table.js';
@@ -95,7 +95,10 @@ const meanOf = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs
  */
 export async function restorationLevels(config: Config, checkpoint: string, files: string[], opts: LevelOptions): Promise<{ rows: LevelRow[]; randomInit: string[] }> {
   const task = requireTask(config, opts.configFile);
-  const levels = opts.levels ?? taskLevels(task, config.encoder.inputSize);
+  const size = config.encoder.inputSize;
+  const levels = opts.levels ?? taskLevels(task, size);
+  // a level the task cannot take fails here, once, not as every image's failure
+  for (const { fixed } of levels) if (fixed) degrade(task, new Float32Array(3 * size * size), size, [0], fixed);
   const exp = loadMethod(config, checkpoint, opts);
   try {
     const rows: LevelRow[] = [];

@@ -108,7 +108,7 @@ describe('restoration report', () => {
     expect(rows[0]!.identity.psnr).toBeLessThan(15);
   });
 
-  it('clear errors naming the file: a config without a task, an invalid config, no checkpoint', async () => {
+  it('clear errors naming the file: a config without a task, an invalid config, no checkpoint; a level the task cannot take', async () => {
     const plain = microTask(dir, 'plain-micro', {});
     const opts = { workspace: dir, runsRoot: dir, outDir: path.join(dir, 'x'), seed: 0, ssimWindow: 'gaussian' as const, log: () => {} };
     await expect(runRestorationReport({ ...opts, configFile: plain.config })).rejects.toThrow(`${plain.config}: no task section: the restoration report scores a restoration/translation config (task.kind one of colorization, inpainting, super_resolution, denoise, sketch, segmentation)`);
@@ -119,6 +119,9 @@ describe('restoration report', () => {
     const badTask = path.join(dir, 'bad-task.yaml');
     fs.writeFileSync(badTask, fs.readFileSync(sr.config, 'utf8').replace('kind: super_resolution', 'kind: deblur'));
     await expect(runRestorationReport({ ...opts, configFile: badTask })).rejects.toThrow(`${badTask}: invalid config\n  - task.kind`);
+    const srOpts = { configFile: sr.config, ssimWindow: 'gaussian' as const, runsRoot: dir };
+    await expect(restorationLevels(loadConfig(sr.config), sr.checkpoint, files, { ...srOpts, levels: [{ label: 'x3', fixed: { factor: 3 } }] })).rejects.toThrow('super-resolution factor 3 does not divide the image size 32');
+    await expect(restorationLevels(loadConfig(sr.config), sr.checkpoint, files, { ...srOpts, levels: [{ label: 'noise', fixed: { sigma: 0.1 } }] })).rejects.toThrow('a fixed sigma is a level of denoise, not of super_resolution');
     const untrained = microTask(dir, 'untrained-micro', { task: { kind: 'colorization' } });
     fs.rmSync(untrained.checkpoint);
     await expect(runRestorationReport({ ...opts, configFile: untrained.config })).rejects.toThrow(`${untrained.config}: no checkpoint in ${path.join(dir, 'runs', 'untrained-micro')}`);
