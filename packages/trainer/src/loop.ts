@@ -6,7 +6,7 @@
 // (distributed.ts) every rank runs this loop on its part of each batch; rank 0 alone writes.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Scope, Tensor, native, writeFileAtomic, DiskFullError, type HostTensor, type Module } from '@sgi/core';
+import { Scope, Tensor, native, resolveDevice, writeFileAtomic, DiskFullError, type HostTensor, type Module } from '@sgi/core';
 import {
   bestCheckpointPath, configHash, createProgress, learningRateAt, markBest, pruneCheckpoints, readCheckpoint,
   resolvedConfig, runDirFor, stepCheckpointPath, writeCheckpoint, writeImageGrid, type Config,
@@ -93,6 +93,7 @@ export async function runTraining<B>(c: Config, opts: TrainOptions, makeTask: ()
   }
 
   // Resume before building anything that consumes randomness (rank 0 decides, and reads the checkpoint).
+  resolveDevice(c.device); // a device that cannot be used fails here, before the run folder is touched
   const resumeFrom = world.broadcastJson(root ? prepareRunDir(c, runDir, opts, say) : null);
   const task = await makeTask();
   const opt = task.optimizer;

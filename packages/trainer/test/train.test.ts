@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { native } from '@sgi/core';
 import { loadConfig, readCheckpoint, listStepCheckpoints } from '@sgi/experiment';
 import { train } from '../src/index.js';
 import { microConfig, tempDir } from '../../experiment/test/micro.js';
@@ -71,6 +72,13 @@ describe('training', () => {
     const dir = tempDir('nan');
     const c = loadConfig(microConfig(dir, 'diverge', { train: { optimizer: 'adam', lr: 1e30, batchSize: 2, steps: 40, logEvery: 1, valEvery: 100, valImages: 2, checkpointEvery: 1, keepLast: 1 } }));
     await expect(train(c, { runsRoot: dir, quiet: true, tty: false })).rejects.toThrow(/non-finite loss at step \d+ \(term.*l2.*\); last good checkpoint: .*step-\d+\.safetensors/);
+  });
+
+  it.skipIf(native.info().cuda.available)('device cuda where CUDA cannot run: the reason, and the run folder is not touched', async () => {
+    const dir = tempDir('nocuda');
+    const c = loadConfig(microConfig(dir, 'nocuda', { device: 'cuda' }));
+    await expect(train(c, { runsRoot: dir, quiet: true, tty: false })).rejects.toThrow(/device 'cuda' was asked for but the CUDA backend cannot be used: .*Use --device cpu/);
+    expect(fs.existsSync(c.runDir!)).toBe(false);
   });
 
   it('refuses to resume with a different config', async () => {
