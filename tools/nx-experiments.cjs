@@ -75,7 +75,9 @@ function tablesNode(root, file) {
     targets[table] = {
       executor: 'nx:run-commands',
       cache: true,
-      inputs: ['default', '^default', `{workspaceRoot}/${file}`, ...tiny.map((c) => `{workspaceRoot}/${c}`), '{workspaceRoot}/configs/tiny/**/*'],
+      // every row's config, its extends chain, earlier stages and named weight files (a retrained
+      // generator re-runs the table, as it re-runs the trainings)
+      inputs: ['default', '^default', ...[file, ...new Set(tiny.flatMap((c) => [...configInputs(root, c)]))].map((f) => `{workspaceRoot}/${f}`), '{workspaceRoot}/configs/tiny/**/*'],
       outputs: [`{workspaceRoot}/results/${table}-tiny`],
       dependsOn: [{ projects: ['cli'], target: 'build' }, { projects: [...new Set(tiny.map(experimentProject))], target: 'train' }],
       options: { command: `node packages/cli/dist/main.js table ${table}`, cwd: '{workspaceRoot}' },
