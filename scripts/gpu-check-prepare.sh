@@ -25,7 +25,7 @@ rm -rf "$kit"
 mkdir -p "$kit/node_modules/@sgi/core" "$kit/node_modules/@sgi/native-cuda"
 cp "$addon" "$kit/sgi_native.node"
 cp -r packages/core/package.json packages/core/dist "$kit/node_modules/@sgi/core/"
-rm -rf "$kit/node_modules/@sgi/core/dist/bench"
+find "$kit/node_modules/@sgi/core/dist/bench" -name "*.bench.*" -delete   # the network cases stay: the check runs them
 cp packages/native-cuda/package.json packages/native-cuda/index.js "$kit/node_modules/@sgi/native-cuda/"
 for m in protobufjs long node-addon-api node-api-headers; do
   dir=packages/core/node_modules/$m

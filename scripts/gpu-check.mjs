@@ -8,10 +8,11 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const kit = process.env.SGI_GPU_CHECK_KIT;
-const from = (p) => (kit ? import(pathToFileURL(path.resolve(kit, 'node_modules', p)).href) : import(p.replace('/dist/index.js', '').replace('/dist/cuda_parity.js', '/cuda-parity')));
+const from = (p) => (kit ? import(pathToFileURL(path.resolve(kit, 'node_modules', p)).href) : import(p.replace('/dist/index.js', '').replace('/dist/cuda_parity.js', '/cuda-parity').replace('/dist/bench/networks.js', '/bench-networks')));
 const core = await from('@sgi/core/dist/index.js');
 const parity = await from('@sgi/core/dist/cuda_parity.js');
-const { native, Tensor, Rng, noGrad, tidy, Encoder, PAPER_ENCODER, StyleGAN2Generator } = core;
+const nets = await from('@sgi/core/dist/bench/networks.js');
+const { native, noGrad, tidy, PAPER_ENCODER } = core;
 const quick = process.env.SGI_GPU_CHECK_QUICK === '1';
 const started = performance.now();
 const say = (s) => console.log(s);
@@ -51,42 +52,9 @@ const size = quick ? 64 : 256;
 const encoderConfig = quick ? { ...PAPER_ENCODER, widths: [16, 32, 64], units: [1, 1, 1] } : PAPER_ENCODER;
 // the rehearsal's generators: narrow (the emulator runs every GPU thread on the CPU)
 const quickChannels = { 4: 32, 8: 32, 16: 16, 32: 16, 64: 8, 128: 8 };
-function encoderCase(batch, trainStep) {
-  return (device) => {
-    const enc = new Encoder(encoderConfig, { rng: new Rng(1), inputSize: size }).to(device);
-    if (!trainStep) enc.eval().freeze();
-    const x = new Rng(2).randn([batch, 3, size, size], device);
-    x.persistent = true;
-    return {
-      run: () => tidy(() => {
-        if (!trainStep) { noGrad(() => enc.forward(x)); return; }
-        const w = enc.forward(x);
-        w.backward(Tensor.ones(w.shape, device));
-        for (const p of enc.parameters()) { p.grad?.release(); p.grad = null; }
-      }),
-      release: () => { enc.release(); x.release(); },
-    };
-  };
-}
-function generatorCase(gsize, backward) {
-  return (device) => {
-    const g = new StyleGAN2Generator({ size: gsize, styleDim: quick ? 64 : 512, nMlp: quick ? 2 : 8, channelMultiplier: 2, channels: quick ? quickChannels : undefined, seed: 1 })
-      .to(device).eval().freeze();
-    const w = new Rng(3).randn([1, g.nLatent, g.styleDim], device, 0.5);
-    w.persistent = true;
-    w.requiresGrad = backward;
-    return {
-      run: () => tidy(() => {
-        if (!backward) { noGrad(() => g.synthesis(w)); return; }
-        const img = g.synthesis(w);
-        img.backward(Tensor.ones(img.shape, device));
-        w.grad?.release();
-        w.grad = null;
-      }),
-      release: () => { g.release(); w.release(); },
-    };
-  };
-}
+const encoderCase = (batch, train) => nets.encoderCase(encoderConfig, size, batch, train);
+const generatorCase = (gsize, backward) => nets.generatorCase(
+  { size: gsize, styleDim: quick ? 64 : 512, nMlp: quick ? 2 : 8, channelMultiplier: 2, channels: quick ? quickChannels : undefined }, backward);
 const cases = [
   { name: `encoder forward, ${size}x${size}, batch 1`, setup: encoderCase(1, false) },
   { name: `encoder forward, ${size}x${size}, batch 4`, setup: encoderCase(4, false) },
@@ -130,10 +98,10 @@ for (const c of cases) {
 
 // ---- 3. determinism: the same forward twice on cuda gives the same bits ----
 const det = tidy(() => {
-  const enc = new Encoder(encoderConfig, { rng: new Rng(1), inputSize: size }).to('cuda').eval().freeze();
-  const x = new Rng(2).randn([2, 3, size, size], 'cuda');
-  const a = noGrad(() => enc.forward(x)).to('cpu').toArray(), b = noGrad(() => enc.forward(x)).to('cpu').toArray();
-  enc.release();
+  const c = encoderCase(2, false)('cuda');
+  const once = () => noGrad(() => c.encoder.forward(c.input)).to('cpu').toArray();
+  const a = once(), b = once();
+  c.release();
   return parity.relativeError(a, b);
 });
 say(`\n3. encoder forward twice on cuda: ${det === 0 ? 'bit-identical' : `differs (relative ${det.toExponential(2)})`}`);

@@ -14,7 +14,8 @@ import { createRequire } from 'node:module';
 
 if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'passive';
 const core = await import('../index.js');
-const { Tensor, Rng, native, noGrad, tidy, Encoder, PAPER_ENCODER, StyleGAN2Generator, onnx } = core;
+const { native, PAPER_ENCODER, onnx } = core;
+const nets = await import('./networks.js');
 type Tensor = import('../tensor.js').Tensor;
 type OnnxGraph = import('../io/onnx/graph.js').OnnxGraph;
 const ort = await import('onnxruntime-node').catch((e: Error) => {
@@ -36,53 +37,28 @@ interface Setup {
 }
 interface Case { name: string; images: number; setup: () => Setup }
 
-function encoderCase(batch: number, train: boolean): () => Setup {
+/** A network case of bench/networks.ts on the CPU, with its ONNX peer for inference cases. */
+function encoder(batch: number, train: boolean): () => Setup {
   return () => {
-    const enc = new Encoder(PAPER_ENCODER, { rng: new Rng(1) });
-    if (!train) enc.eval().freeze();
-    const x = new Rng(2).randn([batch, 3, 256, 256]);
-    x.persistent = true;
-    return {
-      run: () => tidy(() => {
-        if (!train) { noGrad(() => enc.forward(x)); return; }
-        const w = enc.forward(x);
-        w.backward(Tensor.ones(w.shape));
-        for (const p of enc.parameters()) { p.grad?.release(); p.grad = null; }
-      }),
-      peer: train ? undefined : { graph: () => onnx.encoderGraph(enc, 256), inputs: { image: x } },
-      release: () => { enc.release(); x.release(); },
-    };
+    const c = nets.encoderCase(PAPER_ENCODER, 256, batch, train)();
+    return { ...c, peer: train ? undefined : { graph: () => onnx.encoderGraph(c.encoder, 256), inputs: { image: c.input } } };
   };
 }
-
-function generatorCase(size: number, backward: boolean): () => Setup {
+function generator(size: number, backward: boolean): () => Setup {
   return () => {
-    const g = new StyleGAN2Generator({ size, styleDim: 512, nMlp: 8, channelMultiplier: 2, seed: 1 }).eval().freeze();
-    const w = new Rng(3).randn([1, g.nLatent, 512], 'cpu', 0.5);
-    w.persistent = true;
-    w.requiresGrad = backward;
-    return {
-      run: () => tidy(() => {
-        if (!backward) { noGrad(() => g.synthesis(w)); return; }
-        const img = g.synthesis(w);
-        img.backward(Tensor.ones(img.shape));
-        w.grad?.release();
-        w.grad = null;
-      }),
-      peer: backward ? undefined : { graph: () => onnx.synthesisGraph(g), inputs: { w_plus: w } },
-      release: () => { g.release(); w.release(); },
-    };
+    const c = nets.generatorCase({ size, styleDim: 512, nMlp: 8, channelMultiplier: 2 }, backward)();
+    return { ...c, peer: backward ? undefined : { graph: () => onnx.synthesisGraph(c.generator), inputs: { w_plus: c.input } } };
   };
 }
 
 const cases: Case[] = [
-  { name: 'encoder forward, 256x256, batch 1', images: 1, setup: encoderCase(1, false) },
-  { name: 'encoder forward, 256x256, batch 4', images: 4, setup: encoderCase(4, false) },
-  { name: 'encoder forward+backward (train), batch 4', images: 4, setup: encoderCase(4, true) },
-  { name: 'StyleGAN2 256 synthesis, batch 1', images: 1, setup: generatorCase(256, false) },
-  { name: 'StyleGAN2 256 synthesis + backward to W+', images: 1, setup: generatorCase(256, true) },
-  { name: 'StyleGAN2 1024 synthesis, batch 1', images: 1, setup: generatorCase(1024, false) },
-  { name: 'StyleGAN2 1024 synthesis + backward to W+', images: 1, setup: generatorCase(1024, true) },
+  { name: 'encoder forward, 256x256, batch 1', images: 1, setup: encoder(1, false) },
+  { name: 'encoder forward, 256x256, batch 4', images: 4, setup: encoder(4, false) },
+  { name: 'encoder forward+backward (train), batch 4', images: 4, setup: encoder(4, true) },
+  { name: 'StyleGAN2 256 synthesis, batch 1', images: 1, setup: generator(256, false) },
+  { name: 'StyleGAN2 256 synthesis + backward to W+', images: 1, setup: generator(256, true) },
+  { name: 'StyleGAN2 1024 synthesis, batch 1', images: 1, setup: generator(1024, false) },
+  { name: 'StyleGAN2 1024 synthesis + backward to W+', images: 1, setup: generator(1024, true) },
 ];
 
 /** The peer: the graph written to the temporary folder, an onnxruntime session on it, one timed run. */
