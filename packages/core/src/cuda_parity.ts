@@ -31,18 +31,23 @@ function expectClose(actual: Float32Array, expected: Float32Array, tol: number, 
   if (!(err <= tol)) throw new Error(`${label}: relative error ${err.toExponential(2)} > ${tol}`);
 }
 
-/** Seeded uniform values in [lo, hi) as a CPU tensor that requires grad (mulberry32). */
-export function randTensor(shape: number[], seed: number, lo = -1, hi = 1): Tensor {
+/** Deterministic pseudo-random numbers in [0, 1) (mulberry32), for tests and the parity table. */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
-  const n = shape.reduce((x, y) => x * y, 1);
-  const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
+  return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    data[i] = lo + (hi - lo) * (((t ^ (t >>> 14)) >>> 0) / 4294967296);
-  }
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Seeded uniform values in [lo, hi) as a CPU tensor that requires grad. */
+export function randTensor(shape: number[], seed: number, lo = -1, hi = 1): Tensor {
+  const r = mulberry32(seed);
+  const data = new Float32Array(shape.reduce((x, y) => x * y, 1));
+  for (let i = 0; i < data.length; i++) data[i] = lo + (hi - lo) * r();
   return Tensor.fromArray(data, shape).requireGrad();
 }
 

@@ -7,6 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { Tensor, noGrad, tidy, native } from '../src/index.js';
 import { readSafetensors, type HostTensor, type SafetensorsFile } from '../src/io/safetensors.js';
+import { mulberry32 as rng, relativeError as relError, randTensor } from '../src/cuda_parity.js';
+
+// the fixtures README's relative metric and seeded random numbers and tensors: the CUDA parity table's
+export { relError, randTensor, rng };
 
 /** The repository root (this file is packages/core/test/helpers.ts). */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -53,17 +57,6 @@ export function toTensor(h: HostTensor, requiresGrad = false): Tensor {
 }
 
 /** max |a-b| / max(1, max |b|), the fixtures' relative error. */
-export function relError(actual: Float32Array, expected: Float32Array): number {
-  let maxDiff = 0, maxRef = 1;
-  for (let i = 0; i < expected.length; i++) {
-    const d = Math.abs(actual[i]! - expected[i]!);
-    if (!(d <= maxDiff)) maxDiff = Number.isNaN(d) ? Infinity : d;
-    const r = Math.abs(expected[i]!);
-    if (r > maxRef) maxRef = r;
-  }
-  return maxDiff / maxRef;
-}
-
 export function expectClose(actual: Tensor | Float32Array, expected: HostTensor | Float32Array, tol: number, label: string): void {
   const a = actual instanceof Tensor ? actual.toArray() : actual;
   const e = expected instanceof Float32Array ? expected : expected.data;
@@ -73,26 +66,6 @@ export function expectClose(actual: Tensor | Float32Array, expected: HostTensor 
   expect(a.length, `${label}: element count`).toBe(e.length);
   const err = relError(a, e);
   expect(err, `${label}: relative error ${err.toExponential(2)} > ${tol}`).toBeLessThanOrEqual(tol);
-}
-
-/** Deterministic pseudo-random numbers for tests (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function randTensor(shape: number[], seed: number, lo = -1, hi = 1): Tensor {
-  const r = rng(seed);
-  const n = shape.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) data[i] = lo + (hi - lo) * r();
-  return Tensor.fromArray(data, shape).requireGrad();
 }
 
 /**
