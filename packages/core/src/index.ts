@@ -1,7 +1,7 @@
 // @sgi/core: tensors, autograd, ops, modules, models and weight loading.
 export { native } from './native.js';
 export type { Native, NativeInfo, NativeMemory, Storage } from './native.js';
-export { Tensor, type Device } from './tensor.js';
+export { Tensor, deviceReadbacks, type Device } from './tensor.js';
 export { Scope, tidy, currentScope } from './scope.js';
 export { noGrad, isGradEnabled, needsGrad, attachGrad, backward, addInto, type GradNode } from './autograd.js';
 export * from './shape.js';

@@ -15,6 +15,10 @@ class SharedStorage {
   constructor(readonly storage: Storage) {}
 }
 
+let readbacks = 0;
+/** Device-to-host reads so far (toArray/item of a tensor not on the CPU): the hot path of a step should make none. */
+export function deviceReadbacks(): number { return readbacks; }
+
 export class Tensor {
   readonly shape: readonly number[];
   readonly device: Device;
@@ -77,8 +81,11 @@ export class Tensor {
   get ndim(): number { return this.shape.length; }
   get released(): boolean { return this.shared === null; }
 
-  /** A copy of the data on the host. */
-  toArray(): Float32Array { return native.toArray(this.storage); }
+  /** A copy of the data on the host (from a device: a synchronising copy, counted by deviceReadbacks()). */
+  toArray(): Float32Array {
+    if (this.device !== 'cpu') readbacks++;
+    return native.toArray(this.storage);
+  }
   /** The single value of a one-element tensor. */
   item(): number {
     if (this.numel !== 1) throw new Error(`item(): tensor has ${this.numel} elements, expected 1`);

@@ -2,7 +2,7 @@
 // (paper defaults 1, 0.8, 0.5, 1). A term is off when its weight is 0. Loss networks are frozen
 // (eval mode, no parameter gradients) and pass gradients to the reconstruction only.
 import * as fs from 'node:fs';
-import { Tensor, ops, type Device } from '@sgi/core';
+import { Tensor, noGrad, ops, type Device } from '@sgi/core';
 import { l2Loss } from './l2.js';
 import { LPIPS } from './lpips.js';
 import { IDLoss, type IdNetwork, type IdVariant } from './id_loss.js';
@@ -30,8 +30,32 @@ export type TermName = keyof typeof DEFAULT_LOSS_WEIGHTS;
 export interface LossResult {
   /** The weighted sum (backpropagate this). */
   total: Tensor;
-  /** Unweighted value of every active term, and 'total'. */
-  terms: Record<string, number>;
+  /**
+   * 'total' and the unweighted value of every active term, in the order of `names`, as one
+   * detached vector on the loss's device: a trainer keeps these and reads them at log steps, so a
+   * step on a GPU makes no device-to-host copy.
+   */
+  values: Tensor;
+  names: string[];
+  /** The same values on the host (reads `values` back on first use). */
+  readonly terms: Record<string, number>;
+}
+
+/** A LossResult from the total and its named unweighted terms (tensors in the graph or not). */
+export function lossResult(total: Tensor, terms: [string, Tensor][]): LossResult {
+  const names = ['total', ...terms.map(([n]) => n)];
+  const values = noGrad(() => ops.cat([total, ...terms.map(([, v]) => v)].map((t) => t.detach().view([1])), 0));
+  let host: Record<string, number> | null = null;
+  return {
+    total, values, names,
+    get terms() {
+      if (!host) {
+        const v = values.toArray();
+        host = Object.fromEntries(names.map((n, i) => [n, v[i]!]));
+      }
+      return host;
+    },
+  };
 }
 
 function weightOf(t: Term<object> | undefined, dflt: number): number {
@@ -93,13 +117,13 @@ export class CombinedLoss {
 
   /** Loss of the reconstruction yHat (gradients flow to it) against the target x, both [B, 3, 256, 256] in [-1, 1]. */
   forward(yHat: Tensor, x: Tensor): LossResult {
-    const terms: Record<string, number> = {};
+    const terms: [string, Tensor][] = [];
     let total: Tensor | null = null;
     const addTerm = (name: TermName, value: () => Tensor) => {
       const w = this.weights[name];
       if (!(w > 0)) return;
       const v = value();
-      terms[name] = v.item();
+      terms.push([name, v]);
       const weighted = w === 1 ? v : ops.scale(v, w);
       total = total ? ops.add(total, weighted) : weighted;
     };
@@ -107,9 +131,7 @@ export class CombinedLoss {
     if (this.lpips) addTerm('lpips', () => this.lpips!.forward(yHat, x));
     if (this.id) addTerm('id', () => this.id!.forward(yHat, x));
     if (this.parsing) addTerm('parsing', () => this.parsing!.forward(yHat, x));
-    const result: Tensor = total ?? Tensor.zeros([], yHat.device);
-    terms.total = result.item();
-    return { total: result, terms };
+    return lossResult(total ?? Tensor.zeros([], yHat.device), terms);
   }
 
   /** Moves every loss network to `device` (in place); the inputs of forward() must be there too. */

@@ -164,14 +164,13 @@ export function averageGradients(world: World, params: readonly Tensor[]): numbe
   return (performance.now() - t0) / 1000;
 }
 
-/** The loss and its terms, averaged over the ranks (what a single process at the global batch would log). */
-export function averageTerms(world: World, total: number, terms: Record<string, number>): { total: number; terms: Record<string, number> } {
-  const keys = Object.keys(terms);
-  const t = Tensor.fromArray([total, ...keys.map((k) => terms[k]!)], [keys.length + 1]);
+/** Loss values (any number of steps' worth), averaged over the ranks: what a single process at the global batch would log. */
+export function averageValues(world: World, values: Float32Array): Float32Array {
+  const t = Tensor.fromArray(values, [values.length]);
   world.allReduce([t], true);
   const v = t.toArray();
   t.release();
-  return { total: v[0]!, terms: Object.fromEntries(keys.map((k, i) => [k, v[i + 1]!])) };
+  return v;
 }
 
 /** Rank 0's optimizer state on every rank (after a resume: the other ranks read no checkpoint). */

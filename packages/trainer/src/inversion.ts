@@ -1,6 +1,6 @@
 // Training one encoder stage (the paper's inversion): data -> multi-stage inversion (earlier
 // stages frozen, the generator frozen) -> L2 + LPIPS + ID + parsing -> Ranger/Adam.
-import { Rng, Scope, Tensor, meanImageScores, noGrad, ops } from '@sgi/core';
+import { Rng, Scope, Tensor, currentScope, meanImageScores, noGrad, ops } from '@sgi/core';
 import { CombinedLoss } from '@sgi/losses';
 import {
   FACE_SEEDS, buildExperiment, degradeSeed, describeTask, evalDegradeSeeds, listImages, loadImage, renderedFaces, sampleGeneratorImages, taskInput, trainingFaceSeed,
@@ -18,7 +18,8 @@ import { SINGLE_PROCESS, shardRange, type World } from './distributed.js';
 
 /** Training images: an image folder, images the generator makes, or rendered faces of the built-in world. */
 interface ImageSource {
-  batch(step: number): Promise<Float32Array>;
+  /** This rank's part of batch `step`: host data, or (generator samples) a tensor already on the device. */
+  batch(step: number): Promise<Float32Array | Tensor>;
   validation(): Promise<Tensor>;
   /** Where the images of batch `step` came from (face-world seeds, or files and flips), read after batch(step): paired task inputs. */
   origin?(step: number): ImageOrigin;
@@ -83,7 +84,8 @@ function syntheticSource(c: Config, exp: Experiment, world: World): ImageSource 
       try {
         return scope.run(() => {
           const all = sample(c.seed * 1000003 + step + 1, B * world.size);
-          return (world.size === 1 ? all : ops.slice(all, 0, world.rank * B, (world.rank + 1) * B)).toArray();
+          // drawn on the training device and kept there (no host round trip)
+          return scope.keep(world.size === 1 ? all : noGrad(() => ops.slice(all, 0, world.rank * B, (world.rank + 1) * B)));
         });
       } finally {
         scope.dispose();
@@ -167,8 +169,8 @@ export function validationShard(world: World, ...ts: Tensor[]): Tensor[] {
 
 /** A training batch: what the encoder sees and the clean images it must reproduce (the same array without a task). */
 export interface InversionBatch {
-  input: Float32Array;
-  target: Float32Array;
+  input: Float32Array | Tensor;
+  target: Float32Array | Tensor;
 }
 
 /** The task of training the last encoder stage of `c`. */
@@ -210,15 +212,23 @@ export async function inversionTask(c: Config, runsRoot: string, log: (line: str
     stateDict: () => exp.model.stateDict(),
     loadStateDict: (state, context) => exp.model.loadStateDict(state, { context }),
     batch: async (step) => {
-      const target = await data.batch(step);
+      let target = await data.batch(step);
       const origin = data.origin?.(step) ?? {};
       if (!task) return { input: target, target };
+      // the degradations run on the host
+      if (target instanceof Tensor) {
+        const t = target;
+        target = t.toArray();
+        t.release();
+      }
       const seeds = Array.from({ length: B }, (_, i) => degradeSeed(c.seed, step, world.rank * B + i));
       return { input: await taskInput(task, target, S, seeds, origin), target };
     },
     loss: (batch, step) => {
-      const y = Tensor.fromArray(batch.target, [B, 3, S, S], device);
-      const x = batch.input === batch.target ? y : Tensor.fromArray(batch.input, [B, 3, S, S], device);
+      // a batch already on the device belongs to this step's scope from here on
+      const onDevice = (d: Float32Array | Tensor) => (d instanceof Tensor ? (currentScope()?.track(d), d) : Tensor.fromArray(d, [B, 3, S, S], device));
+      const y = onDevice(batch.target);
+      const x = batch.input === batch.target ? y : onDevice(batch.input);
       const { images } = exp.model.forward(x, { trainFrom: stage, withImages: true, noise: c.train.noise, rng: new Rng(noiseSeed(step)) });
       return loss.forward(images[images.length - 1]!, y);
     },

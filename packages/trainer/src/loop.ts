@@ -6,7 +6,7 @@
 // (distributed.ts) every rank runs this loop on its part of each batch; rank 0 alone writes.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Scope, Tensor, native, resolveDevice, writeFileAtomic, DiskFullError, type HostTensor, type Module } from '@sgi/core';
+import { Scope, Tensor, native, ops, resolveDevice, writeFileAtomic, DiskFullError, type HostTensor, type Module } from '@sgi/core';
 import {
   bestCheckpointPath, configHash, createProgress, learningRateAt, markBest, pruneCheckpoints, readCheckpoint,
   resolvedConfig, runDirFor, stepCheckpointPath, writeCheckpoint, writeImageGrid, type Config,
@@ -14,7 +14,7 @@ import {
 import { prepareRunDir, type RunDirOptions } from './run_dir.js';
 import type { Optimizer } from './optim/index.js';
 import {
-  SINGLE_PROCESS, averageGradients, averageTerms, batchNorms, broadcastOptimizer, broadcastTensors, injectedFailure, syncBatchNorms, traceWeights,
+  SINGLE_PROCESS, averageGradients, averageValues, batchNorms, broadcastOptimizer, broadcastTensors, injectedFailure, syncBatchNorms, traceWeights,
   type World,
 } from './distributed.js';
 
@@ -26,6 +26,8 @@ export interface TrainOptions extends RunDirOptions {
   tty?: boolean;
   /** The data-parallel job this process is a rank of (default: a single process). */
   world?: World;
+  /** Called at the end of every step, after its log line, validation and checkpoint (tests, monitors). */
+  onStep?: (step: number) => void;
 }
 
 export interface TrainResult {
@@ -69,8 +71,11 @@ export interface TrainingTask<B> {
   loadStateDict(state: Map<string, HostTensor>, context: string): void;
   /** Host data of step `step` (0-based), this rank's part of it; asked for one step ahead. */
   batch(step: number): Promise<B>;
-  /** The loss of one step (runs inside a scope): the total to minimise and its terms. */
-  loss(batch: B, step: number): { total: Tensor; terms: Record<string, number> };
+  /**
+   * The loss of one step (runs inside a scope): the total to minimise, and 'total' and its terms as
+   * one detached vector on the device (`values`, named by `names`), read back only at log steps.
+   */
+  loss(batch: B, step: number): { total: Tensor; values: Tensor; names: string[] };
   /** Validation on this rank's part of the validation set (figures are means over `count` images). */
   validate(): Validation;
   /** Unreadable inputs skipped so far (counted in the metrics). */
@@ -193,10 +198,35 @@ export async function runTraining<B>(c: Config, opts: TrainOptions, makeTask: ()
   let next = startStep < end ? task.batch(startStep) : null;
   let t0 = Date.now();
   let imagesSince = 0;
+  // The loss values of each step stay on the device until they are read, all at once, at a log step
+  // (and before validation and checkpoints): a step makes no device-to-host copy. A non-finite value
+  // stops the run there, naming its step; no checkpoint is written before the steps are checked.
+  let pending: { step: number; values: Tensor; names: string[] }[] = [];
   // per-term sums since the last log line: the logged values are means over those steps
   let sums: Record<string, number> = {};
   let stepsSince = 0;
   let reduceSeconds = 0;
+  const collectLosses = () => {
+    if (!pending.length) return;
+    const names = pending[0]!.names, n = names.length;
+    const all = ops.cat(pending.map((p) => p.values), 0);
+    let host = all.toArray();
+    all.release();
+    // the figures of the global batch: every rank sees the same (finite or not) values
+    if (parallel) host = averageValues(world, host);
+    const steps = pending.map((p) => p.step);
+    for (const p of pending) p.values.release();
+    pending = [];
+    steps.forEach((step, i) => {
+      const row = host.subarray(i * n, (i + 1) * n);
+      if (!row.every(Number.isFinite)) {
+        const bad = names.filter((k, j) => k !== 'total' && !Number.isFinite(row[j]!));
+        throw new Error(`non-finite loss at step ${step} (term${bad.length > 1 ? 's' : ''} ${bad.join(', ') || 'total'}); last good checkpoint: ${lastCheckpoint ?? 'none'}`);
+      }
+      names.forEach((k, j) => { sums[k] = (sums[k] ?? 0) + row[j]!; });
+      stepsSince++;
+    });
+  };
   try {
     for (let step = startStep + 1; step <= end; step++) {
       injectedFailure(world, step);
@@ -204,15 +234,9 @@ export async function runTraining<B>(c: Config, opts: TrainOptions, makeTask: ()
       next = step < end ? task.batch(step) : null; // load the next batch while this one computes
       opt.lr = learningRateAt(c.train, step);
       const scope = new Scope();
-      let terms: Record<string, number> = {};
-      let totalLoss = 0;
       scope.run(() => {
         const out = task.loss(batch, step);
-        terms = out.terms;
-        totalLoss = out.total.item();
-        // the figures of the global batch: every rank sees the same (finite or not) loss
-        if (parallel) ({ total: totalLoss, terms } = averageTerms(world, totalLoss, terms));
-        if (!Number.isFinite(totalLoss)) return;
+        pending.push({ step, names: out.names, values: scope.keep(out.values) });
         out.total.backward();
         if (parallel) reduceSeconds += averageGradients(world, opt.params.filter((p) => p.requiresGrad));
         opt.step();
@@ -221,17 +245,16 @@ export async function runTraining<B>(c: Config, opts: TrainOptions, makeTask: ()
       });
       traceWeights(world, step, task.stateDict());
       scope.dispose();
-      if (!Number.isFinite(totalLoss)) {
-        const bad = Object.entries(terms).filter(([, v]) => !Number.isFinite(v)).map(([k]) => k);
-        throw new Error(`non-finite loss at step ${step} (term${bad.length > 1 ? 's' : ''} ${bad.join(', ') || 'total'}); last good checkpoint: ${lastCheckpoint ?? 'none'}`);
-      }
       imagesSince += task.imagesPerStep * world.size;
-      stepsSince++;
-      for (const [k, v] of Object.entries({ ...terms, loss: totalLoss })) sums[k] = (sums[k] ?? 0) + v;
+      const validating = step % c.train.valEvery === 0 || step === total;
+      const checkpointing = step % c.train.checkpointEvery === 0 || step === end;
+      if (validating || checkpointing) collectLosses();
       if (step % c.train.logEvery === 0 || step === end) {
+        collectLosses();
         const secs = (Date.now() - t0) / 1000;
         const ips = imagesSince / Math.max(secs, 1e-9);
-        const means = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / stepsSince]));
+        const mean = (k: string) => sums[k]! / stepsSince;
+        const means = { ...Object.fromEntries(Object.keys(sums).filter((k) => k !== 'total').map((k) => [k, mean(k)])), total: mean('total'), loss: mean('total') };
         const skipped = task.skipped?.();
         const reduce = parallel ? { allreduceMs: (1000 * reduceSeconds) / stepsSince } : {};
         writeMetrics({ step, kind: 'train', ...means, lr: opt.lr, imagesPerSec: ips, ...reduce, ...(skipped ? { skippedImages: skipped } : {}) });
@@ -242,7 +265,7 @@ export async function runTraining<B>(c: Config, opts: TrainOptions, makeTask: ()
         reduceSeconds = 0;
         sums = {};
       }
-      if (step % c.train.valEvery === 0 || step === total) {
+      if (validating) {
         const v = await runValidation(step);
         progress.log(`step ${step}: val PSNR ${v.psnr.toFixed(2)} dB, SSIM ${v.ssim.toFixed(3)}${v.lpips !== undefined ? `, LPIPS ${v.lpips.toFixed(3)}` : ''}${v.isBest ? ' (best)' : ''}`);
         if (v.isBest) {
@@ -253,11 +276,13 @@ export async function runTraining<B>(c: Config, opts: TrainOptions, makeTask: ()
           }
         }
       }
-      if (step % c.train.checkpointEvery === 0 || step === end) {
+      if (checkpointing) {
         if (!lastCheckpoint || !lastCheckpoint.endsWith(path.basename(stepCheckpointPath(runDir, step)))) saveCheckpoint(step);
       }
+      opts.onStep?.(step);
     }
   } finally {
+    for (const p of pending) p.values.release();
     progress.stop();
   }
   const bestFile = root && fs.existsSync(bestCheckpointPath(runDir)) ? bestCheckpointPath(runDir) : null;

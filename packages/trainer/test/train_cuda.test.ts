@@ -7,7 +7,7 @@ import { describe, it, expect, vi } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { native } from '@sgi/core';
+import { deviceReadbacks, native } from '@sgi/core';
 import { loadConfig, readCheckpoint } from '@sgi/experiment';
 import { train } from '../src/index.js';
 import { microConfig, tempDir } from '../../experiment/test/micro.js';
@@ -32,9 +32,13 @@ describe.skipIf(!native.info().cuda.available)('training on cuda', () => {
       const log: string[] = [];
       const spy = vi.spyOn(console, 'log').mockImplementation((line: unknown) => { log.push(String(line)); });
       native.resetPeakMemory();
+      // device-to-host reads made by each step (its log line, validation and checkpoint included)
+      const reads: number[] = [];
+      let before = deviceReadbacks();
+      const onStep = () => { reads.push(deviceReadbacks() - before); before = deviceReadbacks(); };
       let r;
       try {
-        r = await train(c, { runsRoot: dir, tty: false });
+        r = await train(c, { runsRoot: dir, tty: false, onStep });
       } finally {
         spy.mockRestore();
       }
@@ -43,13 +47,23 @@ describe.skipIf(!native.info().cuda.available)('training on cuda', () => {
       const losses = metrics.filter((m) => m.kind === 'train').map((m) => [m.l2, m.lpips, m.loss] as number[]);
       const val = metrics.filter((m) => m.kind === 'val').map((m) => m.psnr as number);
       const weights = readCheckpoint(path.join(r.runDir, 'checkpoints', 'step-00000020.safetensors')).model;
-      return { log, peakCuda, losses, val, weights };
+      return { log, peakCuda, losses, val, weights, reads };
     };
     const cpu = await run('cpu');
     const cuda = await run('cuda');
     expect(cpu.log.find((l) => l.startsWith('  device:'))).toBe('  device: cpu (asked for)');
     expect(cuda.log.find((l) => l.startsWith('  device:'))).toMatch(/^ {2}device: cuda: .*emulat.* \(asked for\)$/);
     expect(cuda.peakCuda, 'the cuda run keeps its networks and batches on the device').toBeGreaterThan(1 << 20);
+    // no host round trip in the hot path: the loss values are read once per log line (steps 5, 10, 15, 20);
+    // validation (10, 20) and checkpoints (10, 20) read too; every other step reads nothing (step 1's
+    // count also holds the start: the untrained validation)
+    expect(cpu.reads.every((n) => n === 0)).toBe(true);
+    expect(cuda.reads.length).toBe(20);
+    cuda.reads.forEach((n, i) => {
+      const step = i + 1;
+      if (step % 5 !== 0 && step !== 1) expect(n, `device-to-host reads in step ${step}`).toBe(0);
+    });
+    expect(cuda.reads[4], 'step 5: the log line reads the 5 steps\' loss values at once').toBe(1);
     expect(cuda.losses.length).toBe(4);
     cuda.losses.forEach((l, i) => expect(relDiff(l, cpu.losses[i]!), `losses at log ${i}`).toBeLessThan(1e-4));
     cuda.val.forEach((v, i) => expect(Math.abs(v - cpu.val[i]!), `val PSNR ${i}`).toBeLessThan(1e-2));
