@@ -4,13 +4,15 @@
 // so applications never hold engine tensors across awaits.
 import * as fs from 'node:fs';
 import { Scope, Tensor, noGrad, type DeviceChoice } from '@sgi/core';
-import { buildExperiment, loadConfig, loadImage, runCheckpoint, runDirFor, runsRoot as defaultRunsRoot, type Config, type Experiment } from '@sgi/experiment';
+import { buildExperiment, loadConfig, loadImage, runCheckpoint, runDirFor, runsRoot as defaultRunsRoot, taskOutput, type Config, type Experiment } from '@sgi/experiment';
 
 export interface InvertedBatch {
   /** Final W+ codes [B, nLatent, styleDim], row-major. */
   codes: Float32Array;
   /** Reconstruction after each stage, [B, 3, S, S] each. */
   stages: Float32Array[];
+  /** What the config's run outputs [B, 3, S, S]: the last stage's image, after its task's output rule (taskOutput). */
+  output: Float32Array;
 }
 
 export class Inverter {
@@ -59,7 +61,9 @@ export class Inverter {
       return scope.run(() => noGrad(() => {
         const x = Tensor.fromArray(images, [B, 3, this.size, this.size], this.exp.device);
         const r = this.exp.model.forward(x, { withImages: true });
-        return { codes: r.codes[r.codes.length - 1]!.toArray(), stages: r.images.map((t) => t.toArray()) };
+        const last = r.images[r.images.length - 1]!;
+        const output = taskOutput(this.config.task, x, last);
+        return { codes: r.codes[r.codes.length - 1]!.toArray(), stages: r.images.map((t) => t.toArray()), output: output.toArray() };
       }));
     } finally {
       scope.dispose();

@@ -62,7 +62,7 @@ export async function runRestore(inv: Inverter, files: readonly string[], outDir
     const t0 = performance.now();
     const r = inv.invert(input);
     const seconds = (performance.now() - t0) / 1000;
-    const output = r.stages[r.stages.length - 1]!;
+    const output = r.output;
     let base = path.basename(file).replace(/\.[^.]+$/, '');
     for (let i = 2; used.has(base); i++) base = `${path.basename(file).replace(/\.[^.]+$/, '')}-${i}`;
     used.add(base);

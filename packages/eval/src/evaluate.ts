@@ -6,7 +6,7 @@
 // degraded input itself scored against the clean image) beside it.
 import * as os from 'node:os';
 import { Scope, Tensor, native, noGrad, psnr, ssim, tensorToImages, type DeviceChoice, type SsimWindow } from '@sgi/core';
-import { buildExperiment, describeTask, evalDegradeSeed, loadImage, taskInput, type Config, type Experiment, type FixedLevel } from '@sgi/experiment';
+import { buildExperiment, describeTask, evalDegradeSeed, loadImage, taskInput, taskOutput, type Config, type Experiment, type FixedLevel } from '@sgi/experiment';
 
 /** A face-recognition network used for the identity similarity (IDS). */
 export interface IdentityNetwork {
@@ -140,7 +140,7 @@ export async function scoreMethod(exp: Experiment, label: string, configFile: st
           const out = exp.model.forward(xdev, { withImages: true });
           native.synchronize();
           if (r > 0 || opts.timingRuns === 0) times.push((performance.now() - t0) / 1000);
-          y = out.images[out.images.length - 1]!.to('cpu');
+          y = taskOutput(task, xdev, out.images[out.images.length - 1]!).to('cpu');
         }
         const [a] = tensorToImages(x), [b] = tensorToImages(y!);
         const rec: PerImage = { file, psnr: psnr(a!, b!), ssim: ssim(a!, b!, { window: opts.ssimWindow }), seconds: median(times) };

@@ -117,8 +117,12 @@ const sideFraction = z.number().gt(0).max(1);
  * task feeds the encoder a 3-channel image (label maps as their class colours).
  */
 export const TaskSchema = z.discriminatedUnion('kind', [
-  /** Grayscale input (ITU-R 601 luma in all three channels). */
-  z.strictObject({ kind: z.literal('colorization') }),
+  /**
+   * Grayscale input (ITU-R 601 luma in all three channels). keepLuminance: the output is the input's
+   * luminance with the reconstruction's colour (each pixel's three channels shifted by the luma
+   * difference), in training, validation, the tables and `sgi restore`: the run learns colour only.
+   */
+  z.strictObject({ kind: z.literal('colorization'), keepLuminance: z.boolean().default(false) }),
   /** One random rectangle set to 0; its width and height are each a fraction of the side in [minSize, maxSize]. */
   z.strictObject({
     kind: z.literal('inpainting'),

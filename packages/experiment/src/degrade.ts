@@ -7,7 +7,9 @@
 // on the image's index at evaluation (evalDegradeSeed: every method and every run is scored on the
 // same degraded inputs). Each image's draws come from its own Rng in a fixed order.
 //
-// - colorization: ITU-R 601 luma (0.299 R + 0.587 G + 0.114 B) in all three channels.
+// - colorization: ITU-R 601 luma (0.299 R + 0.587 G + 0.114 B) in all three channels. With
+//   keepLuminance the run's output (taskOutput) keeps the input's luma and takes its colour from the
+//   reconstruction.
 // - inpainting: one rectangle set to 0 (mid-gray); width and height drawn independently as whole
 //   pixels in [ceil(minSize * S), floor(maxSize * S)], the position uniform with the whole
 //   rectangle inside the image.
@@ -29,7 +31,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { Rng } from '@sgi/core';
+import { Rng, ops, type Tensor } from '@sgi/core';
 import { renderSegmentation, renderSketch, sampleFace, segmentationColours, toChw } from '@sgi/faces';
 import type { TaskConfig } from './config.js';
 import { IMAGE_EXTENSIONS, flipHorizontal, hwcToChw, loadImage } from './images.js';
@@ -408,11 +410,26 @@ export async function taskInput(task: Task, clean: Float32Array, size: number, s
   return degrade(task, clean, size, seeds);
 }
 
+/**
+ * What a task's run outputs for the reconstruction `y` of the encoder input `input` (both
+ * [n, 3, S, S] on one device): `y` itself, or for colorization with keepLuminance the input's
+ * luminance with y's colour (y + luma(input) - luma(y) in every channel; the luma weights sum to 1,
+ * so the output's luma is the input's exactly). Differentiable: training's loss sees this output.
+ */
+export function taskOutput(task: Task | undefined, input: Tensor, y: Tensor): Tensor {
+  if (task?.kind !== 'colorization' || !task.keepLuminance) return y;
+  const luma = (x: Tensor) => {
+    const [r, g, b] = ops.split(x, [1, 1, 1], 1);
+    return ops.add(ops.add(ops.mul(r!, 0.299), ops.mul(g!, 0.587)), ops.mul(b!, 0.114));
+  };
+  return ops.add(y, ops.sub(luma(input), luma(y)));
+}
+
 /** One line for logs and reports. */
 export function describeTask(task: Task): string {
   switch (task.kind) {
     case 'colorization':
-      return 'colorization (grayscale input)';
+      return `colorization (grayscale input${task.keepLuminance ? '; the output keeps its luminance' : ''})`;
     case 'inpainting':
       return `inpainting (one rectangle set to 0, sides ${task.minSize}-${task.maxSize} of the image side)`;
     case 'super_resolution':

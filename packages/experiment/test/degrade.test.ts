@@ -3,9 +3,9 @@
 import { describe, it, expect } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Rng } from '@sgi/core';
+import { Rng, Tensor } from '@sgi/core';
 import {
-  ConfigError, TaskSchema, degrade, degradeSeeds, downUp, evalDegradeSeeds, fixedSide, inpaintingRect, inpaintingSides, loadConfig, loadTaskImage, pairedFile, taskInput,
+  ConfigError, TaskSchema, degrade, degradeSeeds, downUp, evalDegradeSeeds, fixedSide, inpaintingRect, inpaintingSides, loadConfig, loadTaskImage, pairedFile, taskInput, taskOutput,
   writeImageGrid, xdogSketch, type Task,
 } from '../src/index.js';
 import { microConfig, tempDir } from './micro.js';
@@ -269,6 +269,30 @@ describe('degradations', () => {
       expect(input[3 * P + c * P + yy * S + xx]).toBe(a[c * P + yy * S + (S - 1 - xx)]);
     }
     await expect(taskInput(t, clean, S, [1, 2], { files: ['/photos/a.jpg', '/photos/missing.jpg'] })).rejects.toThrow(/no paired label map for \/photos\/missing\.jpg/);
+  });
+});
+
+describe('the output of a task run', () => {
+  it('colorization with keepLuminance: the input\'s luma exactly, the reconstruction\'s colour; otherwise the reconstruction itself', async () => {
+    const clean = randomImages(2, 3), recon = randomImages(2, 4);
+    const gray = await taskInput(task({ kind: 'colorization' }), clean, S, [1, 2]);
+    const x = Tensor.fromArray(gray, [2, 3, S, S]), y = Tensor.fromArray(recon, [2, 3, S, S]);
+    expect(taskOutput(task({ kind: 'colorization' }), x, y)).toBe(y);
+    expect(taskOutput(task({ kind: 'denoise' }), x, y)).toBe(y);
+    expect(taskOutput(undefined, x, y)).toBe(y);
+    const out = taskOutput(task({ kind: 'colorization', keepLuminance: true }), x, y).toArray();
+    let worstLuma = 0, worstColour = 0, moved = 0;
+    for (let b = 0; b < 2; b++) for (let i = 0; i < P; i++) {
+      const at = (a: Float32Array, c: number) => a[b * 3 * P + c * P + i]!;
+      const luma = 0.299 * at(out, 0) + 0.587 * at(out, 1) + 0.114 * at(out, 2);
+      worstLuma = Math.max(worstLuma, Math.abs(luma - at(gray, 0)));
+      // the colour (differences between channels) is the reconstruction's
+      worstColour = Math.max(worstColour, Math.abs((at(out, 0) - at(out, 1)) - (at(recon, 0) - at(recon, 1))), Math.abs((at(out, 2) - at(out, 1)) - (at(recon, 2) - at(recon, 1))));
+      moved = Math.max(moved, Math.abs(at(out, 0) - at(recon, 0)));
+    }
+    expect(worstLuma).toBeLessThan(1e-5);
+    expect(worstColour).toBeLessThan(1e-5);
+    expect(moved, 'the output is not the reconstruction itself').toBeGreaterThan(0.1);
   });
 });
 

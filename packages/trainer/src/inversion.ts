@@ -3,8 +3,8 @@
 import { Rng, Scope, Tensor, currentScope, meanImageScores, noGrad, ops } from '@sgi/core';
 import { CombinedLoss } from '@sgi/losses';
 import {
-  FACE_SEEDS, buildExperiment, degradeSeed, describeTask, evalDegradeSeeds, listImages, loadImage, renderedFaces, sampleGeneratorImages, taskInput, trainingFaceSeed,
-  type Config, type Experiment, type ImageOrigin,
+  FACE_SEEDS, buildExperiment, degradeSeed, taskOutput, describeTask, evalDegradeSeeds, listImages, loadImage, renderedFaces, sampleGeneratorImages, taskInput, trainingFaceSeed,
+  type Config, type Experiment, type ImageOrigin, type Task,
 } from '@sgi/experiment';
 import { FolderLoader, splitFiles } from './data.js';
 import { makeOptimizer } from './optim/index.js';
@@ -135,14 +135,16 @@ export function validationGrid(inputs: Tensor, outputs: Tensor[], rows = 4): Pic
  * LPIPS. With a task, the encoder sees `val` (the degraded images) and the output is scored against
  * the clean `target`; the grid shows input | each stage | target.
  */
-export function validate(exp: Experiment, loss: CombinedLoss, val: Tensor, target: Tensor = val): Validation {
+export function validate(exp: Experiment, loss: CombinedLoss, val: Tensor, target: Tensor = val, task?: Task): Validation {
   if (val.shape[0] === 0) return emptyValidation(val.shape[3]!, loss.lpips !== null);
   return noGrad(() => {
     const wasTraining = exp.model.training;
     exp.model.eval();
     const { images } = exp.model.forward(val, { withImages: true });
     if (wasTraining) exp.stages[exp.stages.length - 1]!.train();
-    const y = images[images.length - 1]!;
+    const last = images.length - 1;
+    images[last] = taskOutput(task, val, images[last]!);
+    const y = images[last]!;
     const scores = meanImageScores(target, y);
     const lpips = loss.lpips ? ops.mean(loss.lpips.distance(y, target)).item() : undefined;
     const picture = validationGrid(val, target === val ? images : [...images, target]);
@@ -230,9 +232,9 @@ export async function inversionTask(c: Config, runsRoot: string, log: (line: str
       const y = onDevice(batch.target);
       const x = batch.input === batch.target ? y : onDevice(batch.input);
       const { images } = exp.model.forward(x, { trainFrom: stage, withImages: true, noise: c.train.noise, rng: new Rng(noiseSeed(step)) });
-      return loss.forward(images[images.length - 1]!, y);
+      return loss.forward(taskOutput(task, x, images[images.length - 1]!), y);
     },
-    validate: () => validate(exp, loss, valInputShard!, valShard!),
+    validate: () => validate(exp, loss, valInputShard!, valShard!, task),
     skipped: data.skipped,
   };
 }
