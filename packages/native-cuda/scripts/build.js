@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Builds the addon with cmake-js in Node-API mode (no Node header download).
 // CUDA is compiled when nvcc is found, unless SGI_CUDA=OFF. SGI_CUDA_EMU=ON compiles the CUDA
-// backend for the CPU emulator instead (src/cuda_emu). SGI_BUILD_DIR picks another build folder.
+// backend for the CPU emulator instead (src/cuda_emu), with the emulated cuBLAS and cuDNN beside the
+// addon (src/cuda_emu/vendor). SGI_BUILD_DIR picks another build folder.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -42,6 +43,15 @@ if (nm.status === 0) {
   const missing = nm.stdout.split('\n').filter((l) => /^\s*U\s/.test(l) && /\bsgi::/.test(l));
   if (missing.length) {
     console.error(`sgi build: ${missing.length} kernel symbol(s) are declared but not defined:\n${missing.join('\n')}`);
+    process.exit(1);
+  }
+}
+
+// The emulator's tests load the emulated cuBLAS and cuDNN from beside the addon.
+if (emu === 'ON') {
+  const missing = ['libsgi_emu_cublas.so', 'libsgi_emu_cudnn.so'].filter((f) => !fs.existsSync(path.join(root, out, 'Release', f)));
+  if (missing.length) {
+    console.error(`sgi build: the emulator build lacks ${missing.join(' and ')} (src/cuda_emu/vendor)`);
     process.exit(1);
   }
 }

@@ -12,6 +12,8 @@
 //   - launch limits (block size, grid size) are checked and reported as CUDA reports them;
 //   - device memory is host memory, counted, with an optional limit (SGI_CUDA_EMU_MEMORY bytes)
 //     so that out-of-memory paths can be tested.
+// cuBLAS and cuDNN are emulated by separate libraries (./vendor), which the run-time loaders of
+// src/cuda open when SGI_CUBLAS_PATH / SGI_CUDNN_PATH name their folder.
 // Emulated: a barrier that not every live thread of the block (or warp) can reach is reported
 // as a launch failure naming the kernel instead of hanging.
 #pragma once
@@ -89,6 +91,9 @@ struct ThreadIndex { uint3 thread, block; dim3 block_dim, grid_dim; };
 extern thread_local const ThreadIndex* current;
 
 void syncthreads();
+// Whether [p, p + bytes) lies inside one emulated device allocation (handed to the emulated
+// cuBLAS and cuDNN, src/cuda_emu/vendor, so that they check every operand they touch).
+bool is_device_memory(const void* p, size_t bytes);
 // One warp-wide exchange: every live thread of the warp publishes `bits` and receives the value
 // published by lane `src_lane` (its own when src_lane is out of range).
 uint64_t warp_exchange(uint64_t bits, int src_lane);

@@ -1,6 +1,7 @@
 // The CUDA emulator's runtime (see cuda_runtime.h in this folder): the grid scheduler, the
 // fibers that run the threads of a block, barriers and warp exchanges, and the runtime API calls
-// the backend makes, with device memory as counted host memory.
+// the backend makes, with device memory as counted host memory (is_device_memory: the check that
+// the emulated cuBLAS and cuDNN of ./vendor receive).
 #include "cuda_runtime.h"
 
 #include <omp.h>
@@ -381,6 +382,8 @@ cudaError_t check_copy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
   return cudaSuccess;
 }
 }  // namespace
+
+bool sgi::emu::is_device_memory(const void* p, size_t bytes) { return is_device_range(p, bytes); }
 
 using sgi::emu::set_error;
 
