@@ -12,7 +12,14 @@ export interface NativeInfo {
   cpu: { isa: 'avx512' | 'avx2' | 'generic'; threads: number };
   cuda: {
     compiled: boolean; available: boolean; deviceCount: number; deviceName?: string; reason?: string;
-    cudnn: boolean; cudnnReason?: string;
+    /**
+     * cuDNN and cuBLAS are loaded at run time when present (SGI_CUDNN_PATH / SGI_CUBLAS_PATH name a
+     * folder; SGI_CUDNN=0 / SGI_CUBLAS=0 disable them) and probed against the host once; false with
+     * the reason otherwise (cuBLAS also turns false after a failed call: GEMMs then run on the
+     * built-in kernel). The library fields name the file that was loaded.
+     */
+    cudnn: boolean; cudnnReason?: string; cudnnLibrary?: string;
+    cublas: boolean; cublasReason?: string; cublasLibrary?: string;
   };
   /** Open MPI collectives (data-parallel training): compiled in when mpi.h was found at build time. */
   mpi: { compiled: boolean; library?: string; reason?: string; rank?: number; size?: number };
@@ -26,6 +33,25 @@ export interface NativeMemory {
   cpuCachedBytes: number;
   /** Device bytes kept by the CUDA caching allocator for reuse (not counted in cudaBytes). */
   cudaCachedBytes: number;
+}
+/** Process-wide options of the CUDA backend (native.setCudaOptions). */
+export interface CudaOptions {
+  /** cuDNN runs only algorithms it reports as deterministic and cuBLAS may not use atomics (default true). */
+  deterministic: boolean;
+  /** cuDNN and cuBLAS may use TF32 tensor-core math (default false; SGI_CUDNN_TF32=1 sets the initial value). */
+  tf32: boolean;
+}
+/** The algorithm cuDNN runs for one pass of a cached convolution shape (null: not chosen yet). */
+export interface CudnnAlgoChoice { algo: number; deterministic: boolean; mathType: number; workspaceBytes: number }
+/** What the vendor libraries are doing (native.cudaLibraries()), for tests and diagnostics. */
+export interface CudaLibraries {
+  cublas: { loaded: boolean; version: number; mathMode: number; atomicsMode: number; gemmCalls: number };
+  cudnn: {
+    loaded: boolean; version: number;
+    calls: { forward: number; backwardData: number; backwardFilter: number };
+    /** shape: [N, C, H, W, K, kh, kw, sh, sw, ph, pw, groups] */
+    plans: { shape: number[]; forward: CudnnAlgoChoice | null; backwardData: CudnnAlgoChoice | null; backwardFilter: CudnnAlgoChoice | null }[];
+  };
 }
 type S = Storage;
 type Opt = Storage | null;
@@ -42,6 +68,13 @@ export interface Native {
   emptyCache(): void;
   info(): NativeInfo;
   setNumThreads(n: number): void;
+  /**
+   * Sets the process-wide CUDA options given (others keep their value) and returns the options in
+   * force; without an argument it only reads them. A change drops the cuDNN algorithms cached per
+   * convolution shape. A non-enumerable export, like cudaLibraries (not a kernel).
+   */
+  setCudaOptions(options?: Partial<CudaOptions>): CudaOptions;
+  cudaLibraries(): CudaLibraries;
   synchronize(): void;
 
   // element-wise family (src/cpu/elementwise.cc)

@@ -1,9 +1,12 @@
-// Devices and the CUDA runtime interface shared by every backend.
+// Devices, the CUDA runtime interface, the CUDA options and vendor-library state shared by every backend.
 // cuda_runtime.cu implements it when the CUDA backend is compiled; cuda_absent/ otherwise.
 #pragma once
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace sgi {
 
@@ -17,12 +20,53 @@ struct CudaStatus {
   int device_count = 0;
   std::string device_name;
   std::string reason;      // why it is not available
-  bool cudnn = false;      // cuDNN was loaded at run time
+  // Vendor libraries, loaded at run time (cuda/cudnn.h, cuda/cublas.h): usable once loaded, a
+  // handle created and the load-time probe passed; otherwise the reason says why. cuBLAS also turns
+  // false (with a new reason) when a call fails later in the process.
+  bool cudnn = false;
   std::string cudnn_reason;
+  std::string cudnn_library;  // the file that was loaded
+  bool cublas = false;
+  std::string cublas_reason;
+  std::string cublas_library;
+};
+
+// Process-wide options of the CUDA backend (native.setCudaOptions). deterministic: cuDNN only runs
+// algorithms it documents as deterministic, and cuBLAS may not use atomics; tf32: cuDNN and cuBLAS
+// may use TF32 tensor-core math (the initial value is SGI_CUDNN_TF32=1). Changing them drops the
+// algorithm choices cached for cuDNN convolution shapes.
+struct CudaOptions {
+  bool deterministic = true;
+  bool tf32 = false;
+};
+
+// What the vendor libraries are doing, for tests and diagnostics (native.cudaLibraries()).
+struct CudnnAlgoInfo {
+  bool chosen = false;
+  int algo = 0;
+  bool deterministic = false;
+  int math_type = 0;
+  size_t workspace_bytes = 0;
+};
+struct CudnnPlanInfo {
+  std::array<int, 12> shape{};  // N, C, H, W, K, kh, kw, sh, sw, ph, pw, groups
+  CudnnAlgoInfo forward, backward_data, backward_filter;
+};
+struct CudaLibrariesInfo {
+  int64_t cublas_version = 0;
+  int cublas_math_mode = -1;     // as set on the handle (-1: not set)
+  int cublas_atomics_mode = -1;
+  uint64_t cublas_gemm_calls = 0;  // GEMMs that cuBLAS ran
+  int64_t cudnn_version = 0;
+  uint64_t cudnn_forward_calls = 0, cudnn_backward_data_calls = 0, cudnn_backward_filter_calls = 0;
+  std::vector<CudnnPlanInfo> cudnn_plans;
 };
 
 namespace cuda {
-CudaStatus status();                 // queried once, cached
+CudaStatus status();                 // queried once, cached (vendor libraries loaded and probed then)
+CudaOptions options();
+void set_options(const CudaOptions& o);
+CudaLibrariesInfo libraries_info();
 // Device memory through a caching allocator (cuda_runtime.cu): release() keeps the block for the
 // next allocation of its size instead of freeing it (cudaFree would wait for the device).
 float* alloc(size_t numel);          // throws when no device or out of memory (after emptying the cache)

@@ -1,5 +1,9 @@
 // CUDA device discovery and memory. The runtime is linked statically, so with no GPU or no
-// driver every call returns an ordinary error and status() reports the reason.
+// driver every call returns an ordinary error and status() reports the reason. status() also
+// loads and probes the vendor libraries, once: cuDNN (cuda/cudnn.h) and cuBLAS (cuda/cublas.h). The
+// CUDA emulator build loads their emulated stand-ins (src/cuda_emu/vendor) only when SGI_CUDNN_PATH /
+// SGI_CUBLAS_PATH name the folder holding them (build-emu/Release); otherwise it runs the built-in
+// kernels. The process-wide options (CudaOptions: deterministic, tf32) live here too.
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 #include <cstdio>
@@ -12,11 +16,11 @@
 #include <unordered_map>
 #include <vector>
 #include "common/device.h"
+#include "cuda/cublas.h"
 #include "cuda/cuda_check.h"
+#include "cuda/cudnn.h"
 
 namespace sgi::cuda {
-
-bool cudnn_load(std::string* reason);  // cudnn_loader.cc
 
 // Why no device is usable, in words: no driver at all, a driver older than this build's
 // runtime, or a driver that sees no GPU.
@@ -46,6 +50,7 @@ CudaStatus status() {
     if (err != cudaSuccess || count == 0) {
       s.reason = describe_missing_device(err);
       s.cudnn_reason = "cuDNN not loaded: no CUDA device";
+      s.cublas_reason = "cuBLAS not loaded: no CUDA device";
       cudaGetLastError();
       return;
     }
@@ -54,12 +59,59 @@ CudaStatus status() {
     if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) s.device_name = prop.name;
     s.available = true;
 #ifdef SGI_CUDA_EMU
-    s.cudnn_reason = "cuDNN not loaded: the emulated device runs the built-in kernels";
+    const auto named = [](const char* env) { const char* v = std::getenv(env); return v && *v; };
+    if (named("SGI_CUDNN_PATH")) s.cudnn = cudnn_init(&s.cudnn_reason, &s.cudnn_library);
+    else s.cudnn_reason = "cuDNN not loaded: the emulated device runs the built-in kernels (SGI_CUDNN_PATH=<build-emu/Release> loads the emulated cuDNN)";
+    if (named("SGI_CUBLAS_PATH")) s.cublas = cublas_init(&s.cublas_reason, &s.cublas_library);
+    else s.cublas_reason = "cuBLAS not loaded: the emulated device runs the built-in kernels (SGI_CUBLAS_PATH=<build-emu/Release> loads the emulated cuBLAS)";
 #else
-    s.cudnn = cudnn_load(&s.cudnn_reason);
+    s.cudnn = cudnn_init(&s.cudnn_reason, &s.cudnn_library);
+    s.cublas = cublas_init(&s.cublas_reason, &s.cublas_library);
 #endif
   });
-  return s;
+  CudaStatus out = s;
+  if (out.cublas && !cublas_enabled()) {  // a call failed after loading
+    out.cublas = false;
+    out.cublas_reason = cublas_runtime_reason();
+  }
+  return out;
+}
+
+// ---- Options ----
+namespace {
+std::mutex g_options_mutex;
+CudaOptions& current_options() {
+  static CudaOptions o = [] {
+    CudaOptions d;
+    const char* tf32 = std::getenv("SGI_CUDNN_TF32");
+    d.tf32 = tf32 && std::string(tf32) == "1";
+    return d;
+  }();
+  return o;
+}
+}  // namespace
+
+CudaOptions options() {
+  std::lock_guard<std::mutex> lock(g_options_mutex);
+  return current_options();
+}
+
+void set_options(const CudaOptions& o) {
+  {
+    std::lock_guard<std::mutex> lock(g_options_mutex);
+    CudaOptions& cur = current_options();
+    if (cur.deterministic == o.deterministic && cur.tf32 == o.tf32) return;
+    cur = o;
+  }
+  cudnn_drop_choices();    // plans choose again under the new options
+  cublas_apply_options();  // math and atomics modes of the handle
+}
+
+CudaLibrariesInfo libraries_info() {
+  CudaLibrariesInfo info;
+  cublas_fill_info(&info);
+  cudnn_fill_info(&info);
+  return info;
 }
 
 static void require_device() {

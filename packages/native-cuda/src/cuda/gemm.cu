@@ -1,9 +1,15 @@
-// CUDA SGEMM (see common/kernels/gemm.h): 64x64 tiles of C per 256-thread block, 16-deep
-// shared-memory slices of A and B, 4x4 outputs per thread (strided by 16 so shared-memory reads
-// are conflict-free). Transposes are handled in the tile loads, which are coalesced along the
-// contiguous dimension of each operand. Batches run on blockIdx.z. No cuBLAS needed.
+// CUDA SGEMM (see common/kernels/gemm.h). With cuBLAS loaded at run time (cuda/cublas.h) gemm and
+// gemm_batched go to cublasSgemm_v2 / cublasSgemmStridedBatched (the row-major product mapped to
+// column-major by swapping the operands), when every size fits cuBLAS's int arguments. Otherwise,
+// and after any cuBLAS error (one warning, then cuBLAS is off for the process; the failed call is
+// redone here, so no result is lost), the built-in kernel runs: 64x64 tiles of C per 256-thread
+// block, 16-deep shared-memory slices of A and B, 4x4 outputs per thread (strided by 16 so
+// shared-memory reads are conflict-free). Transposes are handled in the tile loads, which are
+// coalesced along the contiguous dimension of each operand. Batches run on blockIdx.z.
 #include <cstdint>
+#include <exception>
 #include "common/kernels/gemm.h"
+#include "cuda/cublas.h"
 #include "cuda/cuda_check.h"
 
 namespace sgi::cuda {
@@ -88,9 +94,24 @@ __global__ void sum_rows_kernel(int64_t M, int64_t N, const float* __restrict__ 
   }
 }
 
+// cuBLAS when it is usable and takes these sizes; false when the built-in kernel must run.
+bool run_cublas(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, int64_t sa,
+                const float* B, int64_t ldb, int64_t sb, float beta, float* C, int64_t ldc, int64_t sc, int64_t count) {
+  if (!cublas_enabled() || !cublas_fits(ta, tb, M, N, K, lda, ldb, ldc, sc, count)) return false;
+  try {
+    cublas_gemm(ta, tb, M, N, K, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, count);
+    return true;
+  } catch (const std::exception& e) {
+    cudaGetLastError();  // a CUDA error cuBLAS left behind is not the next kernel's
+    cublas_disable(e.what());
+    return false;
+  }
+}
+
 void launch(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, int64_t sa, const float* B,
             int64_t ldb, int64_t sb, float beta, float* C, int64_t ldc, int64_t sc, int64_t count) {
   if (M <= 0 || N <= 0 || count <= 0) return;
+  if (run_cublas(ta, tb, M, N, K, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, count)) return;
   for (int64_t z0 = 0; z0 < count; z0 += 65535) {
     const int64_t zc = count - z0 < 65535 ? count - z0 : 65535;
     dim3 grid(unsigned((N + BN - 1) / BN), unsigned((M + BM - 1) / BM), unsigned(zc));

@@ -1,4 +1,8 @@
-// The CUDA interface in a build without the CUDA backend: reports why, allocates nothing.
+// The CUDA interface in a build without the CUDA backend: reports why, allocates nothing. The
+// options are kept (native.setCudaOptions answers the same everywhere) but have nothing to act on.
+#include <cstdlib>
+#include <mutex>
+#include <string>
 #include "common/device.h"
 
 namespace sgi::cuda {
@@ -8,8 +12,30 @@ CudaStatus status() {
   s.available = false;
   s.reason = "built without CUDA (nvcc not found or SGI_CUDA=OFF)";
   s.cudnn_reason = s.reason;
+  s.cublas_reason = s.reason;
   return s;
 }
+namespace {
+std::mutex g_options_mutex;
+CudaOptions& current_options() {
+  static CudaOptions o = [] {
+    CudaOptions d;
+    const char* tf32 = std::getenv("SGI_CUDNN_TF32");
+    d.tf32 = tf32 && std::string(tf32) == "1";
+    return d;
+  }();
+  return o;
+}
+}  // namespace
+CudaOptions options() {
+  std::lock_guard<std::mutex> lock(g_options_mutex);
+  return current_options();
+}
+void set_options(const CudaOptions& o) {
+  std::lock_guard<std::mutex> lock(g_options_mutex);
+  current_options() = o;
+}
+CudaLibrariesInfo libraries_info() { return CudaLibrariesInfo{}; }
 static void no_cuda() { throw_no_cuda("cuda"); }
 float* alloc(size_t) { no_cuda(); }
 void release(float*) {}

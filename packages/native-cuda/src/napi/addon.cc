@@ -1,4 +1,6 @@
-// Module entry: the Storage class, memory/device/thread queries, and every SGI_NAPI function.
+// Module entry: the Storage class, memory/device/thread queries, the CUDA options and vendor-library
+// state (setCudaOptions, cudaLibraries: non-enumerable exports, see SGI_NAPI_SETTING in
+// registry.h), and every SGI_NAPI function.
 #include <napi.h>
 #include <cstring>
 #include <new>
@@ -97,11 +99,95 @@ SGI_NAPI(info) {
   if (!st.reason.empty()) c.Set("reason", st.reason);
   c.Set("cudnn", st.cudnn);
   if (!st.cudnn_reason.empty()) c.Set("cudnnReason", st.cudnn_reason);
+  if (!st.cudnn_library.empty()) c.Set("cudnnLibrary", st.cudnn_library);
+  c.Set("cublas", st.cublas);
+  if (!st.cublas_reason.empty()) c.Set("cublasReason", st.cublas_reason);
+  if (!st.cublas_library.empty()) c.Set("cublasLibrary", st.cublas_library);
   o.Set("cuda", c);
   Napi::Object dist = dist_info(env);
   o.Set("mpi", dist.Get("mpi"));
   o.Set("nccl", dist.Get("nccl"));
   return o;
+}
+
+namespace {
+Napi::Object options_object(Napi::Env env, const CudaOptions& o) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("deterministic", o.deterministic);
+  out.Set("tf32", o.tf32);
+  return out;
+}
+}  // namespace
+
+// setCudaOptions({ deterministic?, tf32? }) -> the options in force after the call (no argument:
+// just read them). Process-wide; a change drops the cuDNN algorithms cached per convolution shape
+// and sets cuBLAS's math and atomics modes (common/device.h CudaOptions).
+SGI_NAPI_SETTING(setCudaOptions) {
+  Args args(info, "setCudaOptions");
+  CudaOptions o = cuda::options();
+  if (info.Length() >= 1 && !info[0].IsUndefined()) {
+    if (!info[0].IsObject() || info[0].IsArray() || info[0].IsNull()) args.fail("argument 'options' must be an object { deterministic?, tf32? }");
+    Napi::Object given = info[0].As<Napi::Object>();
+    Napi::Array keys = given.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); ++i) {
+      const std::string key = keys.Get(i).ToString().Utf8Value();
+      Napi::Value v = given.Get(key);
+      if (v.IsUndefined()) continue;
+      if (key != "deterministic" && key != "tf32") args.fail("unknown option '" + key + "' (deterministic, tf32)");
+      if (!v.IsBoolean()) args.fail("option '" + key + "' must be a boolean");
+      (key == "deterministic" ? o.deterministic : o.tf32) = v.As<Napi::Boolean>().Value();
+    }
+    cuda::set_options(o);
+  }
+  return options_object(info.Env(), cuda::options());
+}
+
+// cudaLibraries() -> what cuBLAS and cuDNN are doing: versions, cuBLAS's modes and GEMM count,
+// cuDNN's call counts and, per cached convolution shape, the algorithm chosen for each pass.
+SGI_NAPI_SETTING(cudaLibraries) {
+  Napi::Env env = info.Env();
+  const CudaStatus st = cuda::status();
+  const CudaLibrariesInfo li = cuda::libraries_info();
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Object cublas = Napi::Object::New(env);
+  cublas.Set("loaded", st.cublas);
+  cublas.Set("version", double(li.cublas_version));
+  cublas.Set("mathMode", li.cublas_math_mode);
+  cublas.Set("atomicsMode", li.cublas_atomics_mode);
+  cublas.Set("gemmCalls", double(li.cublas_gemm_calls));
+  out.Set("cublas", cublas);
+  Napi::Object cudnn = Napi::Object::New(env);
+  cudnn.Set("loaded", st.cudnn);
+  cudnn.Set("version", double(li.cudnn_version));
+  Napi::Object calls = Napi::Object::New(env);
+  calls.Set("forward", double(li.cudnn_forward_calls));
+  calls.Set("backwardData", double(li.cudnn_backward_data_calls));
+  calls.Set("backwardFilter", double(li.cudnn_backward_filter_calls));
+  cudnn.Set("calls", calls);
+  const auto algo = [&](const CudnnAlgoInfo& a) -> Napi::Value {
+    if (!a.chosen) return env.Null();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("algo", a.algo);
+    o.Set("deterministic", a.deterministic);
+    o.Set("mathType", a.math_type);
+    o.Set("workspaceBytes", double(a.workspace_bytes));
+    return o;
+  };
+  Napi::Array plans = Napi::Array::New(env, li.cudnn_plans.size());
+  for (size_t i = 0; i < li.cudnn_plans.size(); ++i) {
+    const CudnnPlanInfo& p = li.cudnn_plans[i];
+    Napi::Object o = Napi::Object::New(env);
+    Napi::Array shape = Napi::Array::New(env, p.shape.size());
+    for (size_t k = 0; k < p.shape.size(); ++k) shape.Set(uint32_t(k), p.shape[k]);
+    o.Set("shape", shape);
+    o.Set("forward", algo(p.forward));
+    o.Set("backwardData", algo(p.backward_data));
+    o.Set("backwardFilter", algo(p.backward_filter));
+    plans.Set(uint32_t(i), o);
+  }
+  cudnn.Set("plans", plans);
+  out.Set("cudnn", cudnn);
+  return out;
 }
 
 SGI_NAPI(setNumThreads) {
@@ -132,6 +218,9 @@ SGI_NAPI(debugThrow) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Storage", Storage::Define(env));
   for (auto& [name, fn] : napi_functions()) exports.Set(name, Napi::Function::New(env, fn, name));
+  for (auto& [name, fn] : napi_setting_functions())
+    exports.DefineProperty(Napi::PropertyDescriptor::Value(name, Napi::Function::New(env, fn, name),
+                                                           static_cast<napi_property_attributes>(napi_writable | napi_configurable)));
   return exports;
 }
 

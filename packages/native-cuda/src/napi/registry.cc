@@ -9,7 +9,13 @@ std::vector<std::pair<std::string, NapiFn>>& napi_functions() {
   static std::vector<std::pair<std::string, NapiFn>> fns;
   return fns;
 }
-NapiRegistration::NapiRegistration(const char* name, NapiFn fn) { napi_functions().emplace_back(name, fn); }
+std::vector<std::pair<std::string, NapiFn>>& napi_setting_functions() {
+  static std::vector<std::pair<std::string, NapiFn>> fns;
+  return fns;
+}
+NapiRegistration::NapiRegistration(const char* name, NapiFn fn, bool enumerable) {
+  (enumerable ? napi_functions() : napi_setting_functions()).emplace_back(name, fn);
+}
 
 Napi::Value call_guarded(const Napi::CallbackInfo& info, const char* name, NapiFn body) {
   try {

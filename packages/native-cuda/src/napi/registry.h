@@ -13,9 +13,13 @@ namespace sgi {
 
 using NapiFn = Napi::Value (*)(const Napi::CallbackInfo&);
 struct NapiRegistration {
-  NapiRegistration(const char* name, NapiFn fn);
+  NapiRegistration(const char* name, NapiFn fn, bool enumerable = true);
 };
 std::vector<std::pair<std::string, NapiFn>>& napi_functions();
+// Functions that set options or report state rather than compute (SGI_NAPI_SETTING): exported as
+// non-enumerable properties, so that code walking the addon's exports to find its kernels
+// (core/src/cuda_parity.ts kernelsReachedOnCuda) does not count them.
+std::vector<std::pair<std::string, NapiFn>>& napi_setting_functions();
 
 // Runs the body of one native function. A C++ exception that is not already a JS error
 // (std::bad_alloc from a kernel workspace, std::runtime_error from a CUDA/cuDNN check, ...) would
@@ -28,6 +32,14 @@ Napi::Value call_guarded(const Napi::CallbackInfo& info, const char* name, NapiF
     return ::sgi::call_guarded(info, #name, name##_body);             \
   }                                                                   \
   static ::sgi::NapiRegistration name##_registration(#name, name##_napi); \
+  static Napi::Value name##_body(const Napi::CallbackInfo& info)
+
+#define SGI_NAPI_SETTING(name)                                                \
+  static Napi::Value name##_body(const Napi::CallbackInfo& info);             \
+  static Napi::Value name##_napi(const Napi::CallbackInfo& info) {            \
+    return ::sgi::call_guarded(info, #name, name##_body);                     \
+  }                                                                           \
+  static ::sgi::NapiRegistration name##_registration(#name, name##_napi, false); \
   static Napi::Value name##_body(const Napi::CallbackInfo& info)
 
 // Reads the arguments of one call: args.tensor(0, "x"), args.i64(3, "stride") ...

@@ -1,6 +1,7 @@
 // Single-precision matrix multiplication, the engine's performance core. Implemented in
 // cpu/gemm.cc (cache-blocked driver with packed panels; AVX-512 14x32, AVX2 6x16 and portable
-// micro-kernels chosen at run time) and cuda/gemm.cu (tiled shared-memory SGEMM), same names.
+// micro-kernels chosen at run time) and cuda/gemm.cu (cuBLAS when it is loaded at run time, else a
+// tiled shared-memory SGEMM), same names.
 //
 // All matrices are row-major with leading dimensions in elements:
 //   C[M x N] = alpha * op(A) * op(B) + beta * C
