@@ -105,6 +105,12 @@ export const TrainSchema = z.strictObject({
    * number of ranks it is not part of the config hash; checkpoints record both (see configHash).
    */
   syncBatchNorm: z.boolean().default(false),
+  /**
+   * Activation checkpointing of the generator (memory, not results; not in the config hash): its
+   * blocks at this resolution and above keep only their input and output in the forward pass and
+   * are computed again during backward (StyleGAN2Generator.recomputeFrom). Absent: all kept.
+   */
+  recomputeFrom: z.number().int().min(8).optional(),
 });
 
 /** A fraction of the image side, in (0, 1]. */
@@ -195,6 +201,8 @@ export const ConfigSchema = z.strictObject({
    * a run started on one device resumes on another.
    */
   device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  /** On CUDA: only deterministic cuDNN algorithms, no cuBLAS atomics (same bits on rerun); false may run faster. Not hashed. */
+  deterministic: z.boolean().default(true),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -340,7 +348,7 @@ export function learningRateAt(t: Pick<Config['train'], 'lr' | 'steps' | 'lrRamp
 
 /**
  * Hash of what determines the training (stored in checkpoints; a resumed run must match it).
- * Where the run is written (runDir), the description, the device, the step count and the lr
+ * Where the run is written (runDir), the description, the device and `deterministic`, the step count and the lr
  * ramp-down (training longer resumes) and where the workspace lies do not count: file paths are
  * hashed relative to their workspace (the nearest folder with nx.json), so a moved or re-cloned
  * workspace still resumes. How a run is spread over processes does not count either (the number of ranks,
@@ -348,9 +356,9 @@ export function learningRateAt(t: Pick<Config['train'], 'lr' | 'steps' | 'lrRamp
  * does count, and it is per rank: the global batch is batchSize x ranks.
  */
 export function configHash(c: Config): string {
-  const { runDir: _runDir, description: _description, extends: _extends, device: _device, ...rest } = structuredClone(c);
+  const { runDir: _runDir, description: _description, extends: _extends, device: _device, deterministic: _deterministic, ...rest } = structuredClone(c);
   const portable = mapPaths(rest as Config, portablePath);
-  const { steps: _steps, lrRampDown: _lrRampDown, syncBatchNorm: _syncBatchNorm, ...train } = portable.train;
+  const { steps: _steps, lrRampDown: _lrRampDown, syncBatchNorm: _syncBatchNorm, recomputeFrom: _recomputeFrom, ...train } = portable.train;
   // the weights themselves count: a run never resumes onto a retrained generator or loss network
   const weights = namedWeightFiles(c).map(([key, file]) => [key, fileFingerprint(file)]);
   return createHash('sha256').update(JSON.stringify({ ...portable, train, weights })).digest('hex').slice(0, 16);

@@ -3,7 +3,7 @@
 // checkpoints and frozen) and the multi-stage inversion model.
 import * as fs from 'node:fs';
 import {
-  Encoder, MultiStageInversion, Rng, StyleGAN2Generator, Tensor, loadTensors, noGrad, ops, resolveDevice, type Device, type DeviceChoice,
+  Encoder, MultiStageInversion, Rng, StyleGAN2Generator, Tensor, loadTensors, native, noGrad, ops, resolveDevice, type Device, type DeviceChoice,
   type EncoderConfig, type HostTensor,
 } from '@sgi/core';
 import { loadConfig, runDirFor, type Config } from './config.js';
@@ -124,6 +124,7 @@ export function resolveStageCheckpoint(ref: string, runsRoot: string): string {
  */
 export function buildExperiment(c: Config, opts: { runsRoot: string; checkpoint?: string; device?: DeviceChoice } = { runsRoot: 'runs' }): Experiment {
   const { device, why: deviceWhy } = resolveDevice(opts.device ?? c.device);
+  if (device === 'cuda') native.setCudaOptions({ deterministic: c.deterministic }); // cuDNN algorithm choice, cuBLAS atomics
   const randomInit: string[] = [];
   const { generator, latentAvg } = buildGenerator(c, randomInit);
   const stages: Encoder[] = [];
