@@ -4,6 +4,7 @@
 import { Tensor } from './tensor.js';
 import { sameShape, shapeStr } from './shape.js';
 import { native } from './native.js';
+import { Scope } from './scope.js';
 
 export interface GradNode {
   name: string;
@@ -50,11 +51,20 @@ function flowsGrad(t: Tensor | null): t is Tensor {
   return !!t && (t.requiresGrad || t.gradNode !== null);
 }
 
+export interface BackwardOptions {
+  /**
+   * Release every intermediate tensor of the graph (not leaves, not persistent ones) as soon as the
+   * backward pass is past it, instead of when its scope ends: a training step's activations go as
+   * its gradients come (peak memory). The caller must not read those tensors afterwards.
+   */
+  freeGraph?: boolean;
+}
+
 /**
  * Computes gradients of `root` (a scalar unless gradOut is given) w.r.t. every leaf that
  * requires grad, accumulating into leaf.grad. Intermediate gradients are released as soon as used.
  */
-export function backward(root: Tensor, gradOut?: Tensor): void {
+export function backward(root: Tensor, gradOut?: Tensor, opts: BackwardOptions = {}): void {
   if (!flowsGrad(root)) throw new Error('backward: the tensor does not require grad and has no autograd history');
   if (!gradOut && root.numel !== 1) {
     throw new Error(`backward: gradient can be implied only for a one-element tensor, got shape ${shapeStr(root.shape)}`);
@@ -87,6 +97,8 @@ export function backward(root: Tensor, gradOut?: Tensor): void {
       }
       const inputGrads = node.backward(g);
       g.release();
+      // every consumer of t came before it in this order: nothing reads t any more
+      if (opts.freeGraph && !t.persistent) t.release();
       node.inputs.forEach((inp, k) => {
         const gi = inputGrads[k];
         if (!gi) return;
@@ -124,4 +136,60 @@ function contiguous(shape: readonly number[]): number[] {
   let acc = 1;
   for (let d = shape.length - 1; d >= 0; d--) { s[d] = acc; acc *= shape[d]!; }
   return s;
+}
+
+/** Runs fn recording autograd history even inside noGrad (a recomputation during backward). */
+function withGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = true;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/**
+ * Activation checkpointing: `fn(...inputs)` runs without keeping its intermediate tensors (they are
+ * freed as soon as it returns); the backward pass runs it again on the same inputs, with history,
+ * and backpropagates through that copy. Memory: the inputs and the output instead of everything in
+ * between, for one more forward of `fn`. `fn` must be deterministic given its inputs (pass random
+ * noise in as an input) and may read parameters (`params`: their gradients accumulate into their
+ * .grad during the recomputation, as an ordinary backward would). The inputs are kept alive (views)
+ * until the enclosing scope ends even if the caller releases them. Without grad it is just fn().
+ */
+export function checkpoint(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly Tensor[], params: readonly Tensor[] = []): Tensor {
+  if (!needsGrad(...inputs, ...params)) return fn(...inputs);
+  const saved = inputs.map((t) => t.detach());
+  const inner = new Scope();
+  let out: Tensor;
+  try {
+    out = inner.run(() => inner.keep(noGrad(() => fn(...saved))));
+  } finally {
+    inner.dispose();
+  }
+  return attachGrad(out, 'checkpoint', [...inputs, ...params], (g) => {
+    const again = new Scope();
+    try {
+      return again.run(() => {
+        const xs = saved.map((s, i) => {
+          const x = s.detach();
+          x.requiresGrad = flowsGrad(inputs[i]!);
+          return x;
+        });
+        const y = withGrad(() => fn(...xs));
+        if (!flowsGrad(y)) return [];
+        backward(y, g, { freeGraph: true });
+        // the inputs' gradients outlive this scope (the enclosing backward() releases them once used)
+        return xs.map((x) => {
+          const gx = x.grad;
+          x.grad = null;
+          if (gx) { gx.persistent = false; again.keep(gx); }
+          return gx;
+        });
+      });
+    } finally {
+      again.dispose();
+    }
+  });
 }

@@ -3,7 +3,7 @@ export { native } from './native.js';
 export type { Native, NativeInfo, NativeMemory, Storage } from './native.js';
 export { Tensor, deviceReadbacks, type Device } from './tensor.js';
 export { Scope, tidy, currentScope } from './scope.js';
-export { noGrad, isGradEnabled, needsGrad, attachGrad, backward, addInto, type GradNode } from './autograd.js';
+export { noGrad, isGradEnabled, needsGrad, attachGrad, backward, addInto, checkpoint, type BackwardOptions, type GradNode } from './autograd.js';
 export * from './shape.js';
 export * as ops from './ops/index.js';
 export * as nn from './nn/index.js';

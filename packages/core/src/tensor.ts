@@ -4,7 +4,7 @@
 import { native, type Storage } from './native.js';
 import { numelOf, shapeStr, type Shape } from './shape.js';
 import { currentScope } from './scope.js';
-import { backward as backwardImpl, type GradNode } from './autograd.js';
+import { backward as backwardImpl, type BackwardOptions, type GradNode } from './autograd.js';
 
 export type Device = 'cpu' | 'cuda';
 const deviceCode = (d: Device): 0 | 1 => (d === 'cuda' ? 1 : 0);
@@ -157,8 +157,8 @@ export class Tensor {
   }
 
   /** Gradients of this (scalar) tensor w.r.t. every leaf that requires grad; see autograd.ts. */
-  backward(gradOut?: Tensor): void {
-    backwardImpl(this, gradOut);
+  backward(gradOut?: Tensor, opts?: BackwardOptions): void {
+    backwardImpl(this, gradOut, opts);
   }
 
   toString(): string {

@@ -178,6 +178,7 @@ export interface InversionBatch {
 /** The task of training the last encoder stage of `c`. */
 export async function inversionTask(c: Config, runsRoot: string, log: (line: string) => void, world: World = SINGLE_PROCESS): Promise<TrainingTask<InversionBatch>> {
   const exp = buildExperiment(c, { runsRoot });
+  exp.generator.recomputeFrom = c.train.recomputeFrom ?? null;
   const loss = new CombinedLoss({ ...c.loss, seed: c.seed }).to(exp.device);
   const device = exp.device;
   const stage = c.stages;

@@ -237,7 +237,8 @@ export async function runTraining<B>(c: Config, opts: TrainOptions, makeTask: ()
       scope.run(() => {
         const out = task.loss(batch, step);
         pending.push({ step, names: out.names, values: scope.keep(out.values) });
-        out.total.backward();
+        // the step's activations go as its gradients come (nothing reads them after the step)
+        out.total.backward(undefined, { freeGraph: true });
         if (parallel) reduceSeconds += averageGradients(world, opt.params.filter((p) => p.requiresGrad));
         opt.step();
         opt.zeroGrad();

@@ -27,10 +27,12 @@ const cases: Case[] = [
   { name: 'paper stage 1 (256 in, 1024 G), batch 4', config: 'configs/paper/stage1.yaml', batch: 4, paper: true },
 ];
 
+const medians = new Map<string, number>();
 console.log(`training-step benchmark: ${native.info().cpu.isa}, ${native.info().cpu.threads} threads, median of ${steps} steps after a warm-up`);
 for (const c of cases.filter((k) => k.name.includes(filter))) {
   const cfg = benchConfig(repo, c.config, { batch: c.batch, paper: c.paper, stages: c.stages });
   const exp = buildExperiment(cfg, { runsRoot: '/nonexistent' });
+  exp.generator.recomputeFrom = cfg.train.recomputeFrom ?? null; // as the trainer does
   const loss = new CombinedLoss({ ...cfg.loss, seed: 0 });
   const stage = exp.stages[cfg.stages - 1]!;
   stage.train();
@@ -69,19 +71,21 @@ for (const c of cases.filter((k) => k.name.includes(filter))) {
     scope.run(() => {
       const { images } = exp.model.forward(x, { trainFrom: cfg.stages, withImages: true, noise: 'random', rng: new Rng(i) });
       const out = loss.forward(images[images.length - 1]!, x);
-      tick('backward', () => out.total.backward());
+      tick('backward', () => out.total.backward(undefined, { freeGraph: true }));
       tick('optimizer step', () => { opt.step(); opt.zeroGrad(); });
     });
     scope.dispose();
     if (i > 0) times.push((performance.now() - t0) / 1000);
   }
   const med = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+  medians.set(c.name, med);
   const mem = native.memory();
   const per = (label: string) => (profile.get(label) ?? 0) / steps;
   const lossTerms = ['LPIPS', 'ID', 'parsing'].reduce((a, k) => a + per(k), 0);
   const parts: [string, number][] = [...profile.keys()].filter((k) => k !== 'losses (all terms)').map((k) => [k, per(k)]);
   if (profile.has('losses (all terms)')) parts.push(['L2 and sums', per('losses (all terms)') - lossTerms]);
   console.log(`${c.name.padEnd(44)} ${med.toFixed(3).padStart(8)} s/step ${(c.batch / med).toFixed(2).padStart(8)} img/s  peak tensors ${(mem.cpuPeakBytes / 2 ** 30).toFixed(2)} GiB  RSS ${(process.resourceUsage().maxRSS / 2 ** 20).toFixed(2)} GiB`);
+  console.log(`  generator blocks recomputed in backward from ${cfg.train.recomputeFrom ?? '-'} px (train.recomputeFrom)`);
   console.log(`  per step: ${parts.sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(3)} s`).join(', ')}`);
   exp.model.release();
   exp.generator.release();
@@ -90,3 +94,5 @@ for (const c of cases.filter((k) => k.name.includes(filter))) {
   x.release();
   native.emptyCache();
 }
+const [b1, b4] = [cases[2]!.name, cases[3]!.name].map((n) => medians.get(n));
+if (b1 !== undefined && b4 !== undefined) console.log(`paper step, batch 4 / batch 1: ${(b4 / b1).toFixed(2)}x the time for 4x the images (target: at most 4.2x)`);
