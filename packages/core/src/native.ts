@@ -75,6 +75,12 @@ export interface Native {
    */
   setCudaOptions(options?: Partial<CudaOptions>): CudaOptions;
   cudaLibraries(): CudaLibraries;
+  /**
+   * The float32 FMA peak of the kernel threads in GFLOP/s, measured by running independent FMAs on
+   * registers for about `seconds` (default 0.5) with the ISA the GEMM uses (0 without AVX2/AVX-512).
+   * A non-enumerable export (not a kernel): the yardstick of native-cuda:bench.
+   */
+  fmaPeak(seconds?: number): number;
   synchronize(): void;
 
   // element-wise family (src/cpu/elementwise.cc)

@@ -98,7 +98,11 @@ const info = native.info();
 console.log(`sgi ops benchmark: cpu ${info.cpu.isa} (${native.gemmKernel()}), ${info.cpu.threads} threads, best of ${rounds} interleaved rounds, ` +
   `OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY}${policySet ? ' (set by this script)' : ''}`);
 for (const c of cases) c.run(); // warm-up (workspaces, page faults)
+// the machine's FMA peak, measured in every round beside the cases (best round), so a GEMM's
+// efficiency is a ratio of two figures from the same minutes on the same cores
+let peak = 0;
 for (let r = 0; r < rounds; r++) {
+  peak = Math.max(peak, native.fmaPeak(0.3));
   for (const c of cases) {
     const t0 = process.hrtime.bigint();
     c.run();
@@ -115,5 +119,7 @@ for (const c of cases) {
     console.log(`\n${group}`);
   }
   const gf = c.flops / c.best / 1e9;
-  console.log(`  ${c.name.padEnd(18)} ${(c.best * 1e3).toFixed(2).padStart(9)} ms ${gf.toFixed(1).padStart(8)} GFLOP/s${c.reference ? `   (${c.reference})` : ''}`);
+  const ofPeak = peak > 0 ? ` ${((100 * gf) / peak).toFixed(0).padStart(4)}% of peak` : '';
+  console.log(`  ${c.name.padEnd(18)} ${(c.best * 1e3).toFixed(2).padStart(9)} ms ${gf.toFixed(1).padStart(8)} GFLOP/s${ofPeak}${c.reference ? `   (${c.reference})` : ''}`);
 }
+console.log(`\nFMA peak assumed: ${peak.toFixed(1)} GFLOP/s, measured in this run (${info.cpu.threads} threads x independent ${info.cpu.isa} FMAs on registers, best of ${rounds} rounds); GEMM target: 85% of it`);

@@ -377,4 +377,30 @@ void sum_rows(int64_t M, int64_t N, const float* g, float* gb) {
 
 const char* gemm_kernel_name() { return micro_kernel().name; }
 
+double fma_peak_gflops(double seconds) {
+  const char* isa = cpu_isa();
+  const bool avx512 = std::strcmp(isa, "avx512") == 0, avx2 = std::strcmp(isa, "avx2") == 0;
+  if (!avx512 && !avx2) return 0.0;  // no FMA vector path: no meaningful peak
+  const auto run = [&](int64_t iters, float* sink) { return avx512 ? gemm_detail::fma_peak_avx512(iters, sink) : gemm_detail::fma_peak_avx2(iters, sink); };
+  // calibrate on one thread (also wakes the core up), then every thread for about `seconds`
+  float sink = 0.f;
+  int64_t iters = 1 << 16;
+  for (;;) {
+    const double t0 = omp_get_wtime();
+    run(iters, &sink);
+    const double dt = omp_get_wtime() - t0;
+    if (dt > 0.02 || iters > (int64_t(1) << 34)) { iters = std::max<int64_t>(1, int64_t(double(iters) * seconds / std::max(dt, 1e-9))); break; }
+    iters *= 4;
+  }
+  const int threads = num_threads();
+  double flops = 0.0;
+  const double t0 = omp_get_wtime();
+#pragma omp parallel num_threads(threads) reduction(+ : flops)
+  {
+    float s = 0.f;  // the kernels live in other files: their work cannot be optimised away
+    flops += run(iters, &s);
+  }
+  return flops / (omp_get_wtime() - t0) / 1e9;
+}
+
 }  // namespace sgi::cpu

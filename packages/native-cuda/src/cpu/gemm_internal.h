@@ -42,6 +42,8 @@ struct MicroKernel {
 };
 const MicroKernel* micro_kernel_avx512();  // cpu/gemm_avx512.cc
 const MicroKernel* micro_kernel_avx2();    // cpu/gemm_avx2.cc
+double fma_peak_avx512(int64_t iters, float* sink);  // cpu/gemm_avx512.cc
+double fma_peak_avx2(int64_t iters, float* sink);    // cpu/gemm_avx2.cc
 const MicroKernel& micro_kernel_generic();
 // The kernel for the CPU found at run time (SGI_ISA may force a lower one).
 const MicroKernel& micro_kernel();

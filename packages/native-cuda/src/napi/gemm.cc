@@ -87,4 +87,12 @@ SGI_NAPI(sumRows) {
 // gemmKernel() -> the CPU micro-kernel in use ("avx512-14x32", "avx2-6x16" or "generic-4x8")
 SGI_NAPI(gemmKernel) { return Napi::String::New(info.Env(), cpu::gemm_kernel_name()); }
 
+// fmaPeak(seconds = 0.5): the float32 FMA peak of the kernel threads, GFLOP/s, measured (not a kernel).
+SGI_NAPI_SETTING(fmaPeak) {
+  Args args(info, "fmaPeak");
+  const double seconds = info.Length() > 0 && !info[0].IsUndefined() ? args.f64(0, "seconds") : 0.5;
+  if (!(seconds > 0 && seconds <= 60)) args.fail("'seconds' must be in (0, 60]");
+  return Napi::Number::New(info.Env(), cpu::fma_peak_gflops(seconds));
+}
+
 }  // namespace sgi

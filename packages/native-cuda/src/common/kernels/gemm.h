@@ -29,6 +29,9 @@ void add_bias_rows(int64_t M, int64_t N, const float* bias, float* C);
 void sum_rows(int64_t M, int64_t N, const float* g, float* gb);
 // Name of the micro-kernel the CPU GEMM uses now ("avx512-14x32", "avx2-6x16", "generic-4x8").
 const char* gemm_kernel_name();
+// The machine's float32 FMA peak in GFLOP/s, measured: every kernel thread runs independent FMAs
+// on registers (the ISA the GEMM uses) for about `seconds`; the yardstick of the GEMM's efficiency.
+double fma_peak_gflops(double seconds);
 }  // namespace cpu
 
 namespace cuda {
