@@ -64,8 +64,9 @@ struct CudaLibrariesInfo {
 
 namespace cuda {
 CudaStatus status();                 // queried once, cached (vendor libraries loaded and probed then)
-CudaOptions options();
-void set_options(const CudaOptions& o);
+CudaOptions options();                   // common/cuda_options.cc
+bool store_options(const CudaOptions& o);  // common/cuda_options.cc: true when they changed
+void set_options(const CudaOptions& o);    // stores them; the vendor libraries choose again
 CudaLibrariesInfo libraries_info();
 // Device memory through a caching allocator (cuda_runtime.cu): release() keeps the block for the
 // next allocation of its size instead of freeing it (cudaFree would wait for the device).

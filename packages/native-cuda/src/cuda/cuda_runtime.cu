@@ -77,32 +77,9 @@ CudaStatus status() {
   return out;
 }
 
-// ---- Options ----
-namespace {
-std::mutex g_options_mutex;
-CudaOptions& current_options() {
-  static CudaOptions o = [] {
-    CudaOptions d;
-    const char* tf32 = std::getenv("SGI_CUDNN_TF32");
-    d.tf32 = tf32 && std::string(tf32) == "1";
-    return d;
-  }();
-  return o;
-}
-}  // namespace
-
-CudaOptions options() {
-  std::lock_guard<std::mutex> lock(g_options_mutex);
-  return current_options();
-}
-
+// ---- Options (stored in common/cuda_options.cc) ----
 void set_options(const CudaOptions& o) {
-  {
-    std::lock_guard<std::mutex> lock(g_options_mutex);
-    CudaOptions& cur = current_options();
-    if (cur.deterministic == o.deterministic && cur.tf32 == o.tf32) return;
-    cur = o;
-  }
+  if (!store_options(o)) return;
   cudnn_drop_choices();    // plans choose again under the new options
   cublas_apply_options();  // math and atomics modes of the handle
 }

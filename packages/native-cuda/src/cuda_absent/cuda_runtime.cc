@@ -15,26 +15,7 @@ CudaStatus status() {
   s.cublas_reason = s.reason;
   return s;
 }
-namespace {
-std::mutex g_options_mutex;
-CudaOptions& current_options() {
-  static CudaOptions o = [] {
-    CudaOptions d;
-    const char* tf32 = std::getenv("SGI_CUDNN_TF32");
-    d.tf32 = tf32 && std::string(tf32) == "1";
-    return d;
-  }();
-  return o;
-}
-}  // namespace
-CudaOptions options() {
-  std::lock_guard<std::mutex> lock(g_options_mutex);
-  return current_options();
-}
-void set_options(const CudaOptions& o) {
-  std::lock_guard<std::mutex> lock(g_options_mutex);
-  current_options() = o;
-}
+void set_options(const CudaOptions& o) { store_options(o); }
 CudaLibrariesInfo libraries_info() { return CudaLibrariesInfo{}; }
 static void no_cuda() { throw_no_cuda("cuda"); }
 float* alloc(size_t) { no_cuda(); }
