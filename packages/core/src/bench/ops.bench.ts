@@ -34,15 +34,28 @@ interface Case {
   group: string;
   name: string;
   flops: number;
+  /** Memory-bound cases: bytes moved per run (reported as GB/s against the copy bandwidth). */
+  bytes?: number;
   run: () => void;
   reference?: string;
   best: number;
 }
 
 const cases: Case[] = [];
-function add(group: string, name: string, flops: number, run: () => void, reference?: string): void {
+function add(group: string, name: string, flops: number, run: () => void, reference?: string, bytes?: number): void {
   if (filter && !`${group} ${name}`.includes(filter)) return;
-  cases.push({ group, name, flops, run, reference, best: Infinity });
+  cases.push({ group, name, flops, run, reference, best: Infinity, bytes });
+}
+
+// ---- memory bound: the paper encoder's largest head at batch 1 (Linear 256*7*7 -> 9*512, 58M
+// weights) is a matrix-vector product that reads 231 MB of weights; its yardstick is a plain copy
+{
+  const n = 64 << 20; // 256 MiB of floats each way
+  const src = filled(n, 5), dst = new native.Storage(n, 0);
+  add('memory', 'copy 256 MiB', 0, () => native.copyInto(dst, src), 'read + write: the bandwidth the GEMV is held to', 8 * n);
+  const [K, N] = [256 * 7 * 7, 9 * 512];
+  const x = filled(K, 6), w = filled(N * K, 7), y = new native.Storage(N, 0);
+  add('memory', 'head GEMV 1x12544 -> 4608', 2 * N * K, () => native.gemm(x, w, y, 1, N, K, false, true, 1, 0), undefined, 4 * N * K);
 }
 
 // ---- GEMM ----
@@ -117,6 +130,13 @@ for (const c of cases) {
   if (c.group !== group) {
     group = c.group;
     console.log(`\n${group}`);
+  }
+  if (c.bytes) {
+    const gbs = c.bytes / c.best / 1e9;
+    const copy = cases.find((k) => k.group === 'memory' && k.flops === 0);
+    const ofCopy = copy && copy !== c ? ` ${((100 * gbs) / (copy.bytes! / copy.best / 1e9)).toFixed(0).padStart(4)}% of the copy's` : '';
+    console.log(`  ${c.name.padEnd(18)} ${(c.best * 1e3).toFixed(2).padStart(9)} ms ${gbs.toFixed(1).padStart(8)} GB/s${ofCopy}${c.reference ? `   (${c.reference})` : ''}`);
+    continue;
   }
   const gf = c.flops / c.best / 1e9;
   const ofPeak = peak > 0 ? ` ${((100 * gf) / peak).toFixed(0).padStart(4)}% of peak` : '';
