@@ -34,7 +34,7 @@ void tile_generic(int64_t kc, const float* a, const float* b, float* c, int64_t 
   }
 }
 
-const MicroKernel kGeneric = {"generic-4x8", kGenericMR, kGenericNR, 128, 256, 2048, tile_generic, nullptr, nullptr};
+const MicroKernel kGeneric = {"generic-4x8", kGenericMR, kGenericNR, 128, 256, 2048, tile_generic, nullptr, nullptr, nullptr};
 
 thread_local Workspace tl_pack_a, tl_pack_b;
 
@@ -280,6 +280,21 @@ void small_m_gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, f
   auto finish = [&](float* c, float v) { *c = beta == 0.f ? alpha * v : alpha * v + beta * *c; };
   if (trans_b) {
     // C[i][j] = dot(a_i, B_j): B rows are contiguous.
+    const MicroKernel& uk = micro_kernel();
+    if (uk.dots) {
+      // groups of 4 rows of B per call, the threads on disjoint groups
+      parallel_for(ceil_div(N, 4), std::max<int64_t>(1, 8192 / std::max<int64_t>(K, 1)), [&](int64_t g0, int64_t g1) {
+        float d[16];
+        for (int64_t g = g0; g < g1; ++g) {
+          const int64_t j = 4 * g;
+          const int rows = int(std::min<int64_t>(4, N - j));
+          uk.dots(int(M), K, a, la, B + j * ldb, ldb, rows, d);
+          for (int64_t i = 0; i < M; ++i)
+            for (int r = 0; r < rows; ++r) finish(C + i * ldc + j + r, d[i * 4 + r]);
+        }
+      });
+      return;
+    }
     parallel_for(N, std::max<int64_t>(1, 32768 / std::max<int64_t>(K, 1)), [&](int64_t j0, int64_t j1) {
       for (int64_t j = j0; j < j1; ++j) {
         const float* bj = B + j * ldb;

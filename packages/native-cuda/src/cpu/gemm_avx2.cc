@@ -79,7 +79,58 @@ void pack_bt_16(const float* B, int64_t ldb, int cols, int64_t kc, float* dst) {
   }
 }
 
-const MicroKernel kAvx2 = {"avx2-6x16", MR, NR, MR * 24, 256, 16 * 192, tile_6x16, pack_a_6, pack_bt_16};
+inline float hsum256(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+}
+
+// Dot products for matrix-vector work (MicroKernel::dots): R rows of B at a time, each B load
+// feeding all M rows of a, 8 floats per step with scalar tails.
+template <int M, int R>
+void dots_avx2_t(int64_t K, const float* a, int64_t la, const float* B, int64_t ldb, float* out) {
+  __m256 acc[M][R];
+  for (int i = 0; i < M; ++i)
+    for (int r = 0; r < R; ++r) acc[i][r] = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 8 <= K; k += 8) {
+    __m256 b[R];
+    for (int r = 0; r < R; ++r) {
+      _mm_prefetch(reinterpret_cast<const char*>(B + r * ldb + k + 512), _MM_HINT_T0);
+      b[r] = _mm256_loadu_ps(B + r * ldb + k);
+    }
+    for (int i = 0; i < M; ++i) {
+      const __m256 ai = _mm256_loadu_ps(a + i * la + k);
+      for (int r = 0; r < R; ++r) acc[i][r] = _mm256_fmadd_ps(ai, b[r], acc[i][r]);
+    }
+  }
+  for (; k < K; ++k)
+    for (int i = 0; i < M; ++i)
+      for (int r = 0; r < R; ++r) out[i * 4 + r] += a[i * la + k] * B[r * ldb + k];
+  for (int i = 0; i < M; ++i)
+    for (int r = 0; r < R; ++r) out[i * 4 + r] += hsum256(acc[i][r]);
+}
+
+template <int M>
+void dots_avx2_m(int64_t K, const float* a, int64_t la, const float* B, int64_t ldb, int rows, float* out) {
+  switch (rows) {
+    case 4: dots_avx2_t<M, 4>(K, a, la, B, ldb, out); break;
+    case 3: dots_avx2_t<M, 3>(K, a, la, B, ldb, out); break;
+    case 2: dots_avx2_t<M, 2>(K, a, la, B, ldb, out); break;
+    default: dots_avx2_t<M, 1>(K, a, la, B, ldb, out); break;
+  }
+}
+
+void dots_avx2(int M, int64_t K, const float* a, int64_t la, const float* B, int64_t ldb, int rows, float* out) {
+  for (int i = 0; i < 16; ++i) out[i] = 0.f;
+  switch (M) {
+    case 4: dots_avx2_m<4>(K, a, la, B, ldb, rows, out); break;
+    case 3: dots_avx2_m<3>(K, a, la, B, ldb, rows, out); break;
+    case 2: dots_avx2_m<2>(K, a, la, B, ldb, rows, out); break;
+    default: dots_avx2_m<1>(K, a, la, B, ldb, rows, out); break;
+  }
+}
+const MicroKernel kAvx2 = {"avx2-6x16", MR, NR, MR * 24, 256, 16 * 192, tile_6x16, pack_a_6, pack_bt_16, dots_avx2};
 }  // namespace
 
 const MicroKernel* micro_kernel_avx2() { return &kAvx2; }

@@ -79,7 +79,60 @@ void pack_bt_32(const float* B, int64_t ldb, int cols, int64_t kc, float* dst) {
 }
 
 // mc: A block 14*24 x kc in L2; kc 256: the B panel (32 KB) stays in L1 across the A panels.
-const MicroKernel kAvx512 = {"avx512-14x32", MR, NR, MR * 24, 256, 32 * 96, tile_14x32, pack_a_14, pack_bt_32};
+
+// Dot products for matrix-vector work (MicroKernel::dots): R rows of B at a time, each B load
+// feeding all M rows of a, 16 floats per step with masked tails.
+template <int M, int R>
+void dots_avx512_t(int64_t K, const float* a, int64_t la, const float* B, int64_t ldb, float* out) {
+  __m512 acc[M][R];
+  for (int i = 0; i < M; ++i)
+    for (int r = 0; r < R; ++r) acc[i][r] = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + 16 <= K; k += 16) {
+    __m512 b[R];
+    for (int r = 0; r < R; ++r) {
+      _mm_prefetch(reinterpret_cast<const char*>(B + r * ldb + k + 512), _MM_HINT_T0);
+      b[r] = _mm512_loadu_ps(B + r * ldb + k);
+    }
+    for (int i = 0; i < M; ++i) {
+      const __m512 ai = _mm512_loadu_ps(a + i * la + k);
+      for (int r = 0; r < R; ++r) acc[i][r] = _mm512_fmadd_ps(ai, b[r], acc[i][r]);
+    }
+  }
+  if (k < K) {
+    const __mmask16 m = __mmask16((1u << (K - k)) - 1);
+    __m512 b[R];
+    for (int r = 0; r < R; ++r) b[r] = _mm512_maskz_loadu_ps(m, B + r * ldb + k);
+    for (int i = 0; i < M; ++i) {
+      const __m512 ai = _mm512_maskz_loadu_ps(m, a + i * la + k);
+      for (int r = 0; r < R; ++r) acc[i][r] = _mm512_fmadd_ps(ai, b[r], acc[i][r]);
+    }
+  }
+  for (int i = 0; i < M; ++i)
+    for (int r = 0; r < R; ++r) out[i * 4 + r] += _mm512_reduce_add_ps(acc[i][r]);
+}
+
+template <int M>
+void dots_avx512_m(int64_t K, const float* a, int64_t la, const float* B, int64_t ldb, int rows, float* out) {
+  switch (rows) {
+    case 4: dots_avx512_t<M, 4>(K, a, la, B, ldb, out); break;
+    case 3: dots_avx512_t<M, 3>(K, a, la, B, ldb, out); break;
+    case 2: dots_avx512_t<M, 2>(K, a, la, B, ldb, out); break;
+    default: dots_avx512_t<M, 1>(K, a, la, B, ldb, out); break;
+  }
+}
+
+void dots_avx512(int M, int64_t K, const float* a, int64_t la, const float* B, int64_t ldb, int rows, float* out) {
+  for (int i = 0; i < 16; ++i) out[i] = 0.f;
+  switch (M) {
+    case 4: dots_avx512_m<4>(K, a, la, B, ldb, rows, out); break;
+    case 3: dots_avx512_m<3>(K, a, la, B, ldb, rows, out); break;
+    case 2: dots_avx512_m<2>(K, a, la, B, ldb, rows, out); break;
+    default: dots_avx512_m<1>(K, a, la, B, ldb, rows, out); break;
+  }
+}
+
+const MicroKernel kAvx512 = {"avx512-14x32", MR, NR, MR * 24, 256, 32 * 96, tile_14x32, pack_a_14, pack_bt_32, dots_avx512};
 }  // namespace
 
 const MicroKernel* micro_kernel_avx512() { return &kAvx512; }

@@ -39,6 +39,10 @@ struct MicroKernel {
   // B^T panel: rows [0, cols) of B stored N x K (row stride ldb) -> dst[k*NR + c] (cols past `cols` zero).
   void (*pack_a)(const float* A, int64_t lda, int rows, int64_t kc, float* dst);
   void (*pack_bt)(const float* B, int64_t ldb, int cols, int64_t kc, float* dst);
+  // Optional, for matrix-vector work (M <= 4 rows of A, B stored N x K): the dot products of the
+  // M rows of a (row stride la) with `rows` <= 4 consecutive rows of B (row stride ldb), length K,
+  // into out[i*4 + r]. Memory bound: B is streamed once, each load used by all M rows.
+  void (*dots)(int M, int64_t K, const float* a, int64_t la, const float* B, int64_t ldb, int rows, float* out);
 };
 const MicroKernel* micro_kernel_avx512();  // cpu/gemm_avx512.cc
 const MicroKernel* micro_kernel_avx2();    // cpu/gemm_avx2.cc
