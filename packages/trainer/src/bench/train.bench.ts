@@ -5,6 +5,7 @@
 // stages, generator) and loss term (forward), in the backward pass and in the optimizer step, so
 // the next slow part is visible. Loss networks without weight files run on random weights (speed
 // does not depend on the values). Usage: node packages/trainer/dist/bench/train.bench.js [filter]
+// (SGI_BENCH_STEPS: steps timed, default 3; SGI_BENCH_RECOMPUTE=off: no activation checkpointing)
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,7 +33,8 @@ console.log(`training-step benchmark: ${native.info().cpu.isa}, ${native.info().
 for (const c of cases.filter((k) => k.name.includes(filter))) {
   const cfg = benchConfig(repo, c.config, { batch: c.batch, paper: c.paper, stages: c.stages });
   const exp = buildExperiment(cfg, { runsRoot: '/nonexistent' });
-  exp.generator.recomputeFrom = cfg.train.recomputeFrom ?? null; // as the trainer does
+  // as the trainer does; SGI_BENCH_RECOMPUTE=off measures the same step keeping every activation
+  exp.generator.recomputeFrom = process.env.SGI_BENCH_RECOMPUTE === 'off' ? null : cfg.train.recomputeFrom ?? null;
   const loss = new CombinedLoss({ ...cfg.loss, seed: 0 });
   const stage = exp.stages[cfg.stages - 1]!;
   stage.train();
@@ -85,7 +87,7 @@ for (const c of cases.filter((k) => k.name.includes(filter))) {
   const parts: [string, number][] = [...profile.keys()].filter((k) => k !== 'losses (all terms)').map((k) => [k, per(k)]);
   if (profile.has('losses (all terms)')) parts.push(['L2 and sums', per('losses (all terms)') - lossTerms]);
   console.log(`${c.name.padEnd(44)} ${med.toFixed(3).padStart(8)} s/step ${(c.batch / med).toFixed(2).padStart(8)} img/s  peak tensors ${(mem.cpuPeakBytes / 2 ** 30).toFixed(2)} GiB  RSS ${(process.resourceUsage().maxRSS / 2 ** 20).toFixed(2)} GiB`);
-  console.log(`  generator blocks recomputed in backward from ${cfg.train.recomputeFrom ?? '-'} px (train.recomputeFrom)`);
+  console.log(`  generator blocks recomputed in backward from ${exp.generator.recomputeFrom ?? '- (off)'} px (train.recomputeFrom)`);
   console.log(`  per step: ${parts.sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(3)} s`).join(', ')}`);
   exp.model.release();
   exp.generator.release();
