@@ -73,6 +73,7 @@ const convs: Conv[] = [
   { label: 'encoder 64ch 128x128 b4', n: 4, c: 64, k: 64, h: 128 },
   { label: 'encoder 128ch 64x64 b4', n: 4, c: 128, k: 128, h: 64 },
   { label: 'encoder 256ch 32x32 b4', n: 4, c: 256, k: 256, h: 32 },
+  { label: 'encoder 256ch 32x32 b1', n: 1, c: 256, k: 256, h: 32 },
   { label: 'encoder 64->128 s2 128x128 b4', n: 4, c: 64, k: 128, h: 128, s: 2 },
   { label: 'stylegan 512ch 32x32 b1', n: 1, c: 512, k: 512, h: 32 },
   { label: 'stylegan 256ch 64x64 b1', n: 1, c: 256, k: 256, h: 64 },
