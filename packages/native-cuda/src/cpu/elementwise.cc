@@ -1,8 +1,10 @@
 // CPU element-wise kernels. Loops run over the innermost dimension with its two strides so the
 // compiler vectorises the contiguous cases; the outer dimensions are split across threads.
+#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 #include <algorithm>
+#include <utility>
 #include <vector>
 #include "common/kernels/elementwise.h"
 #include "common/kernels/elementwise_math.h"
@@ -11,20 +13,41 @@
 namespace sgi::cpu {
 
 namespace {
-// Calls row(a_offset, b_offset, out_row_index) for every row of the innermost dimension.
+// Calls row(a_offset, b_offset, out_row_index) for every row of the innermost dimension, the rows
+// split across threads unless `serial`.
 template <typename Row>
-void for_each_row(const StridedShape& s, Row&& row) {
+void for_each_row(const StridedShape& s, Row&& row, bool serial = false) {
   int64_t inner = s.ndim ? s.shape[s.ndim - 1] : 1;
   int64_t rows = inner ? s.numel() / inner : 0;
   StridedShape outer = s;
   outer.ndim = s.ndim ? s.ndim - 1 : 0;
-  parallel_for(rows, inner >= 4096 ? 1 : (4096 / (inner ? inner : 1)) + 1, [&](int64_t begin, int64_t end) {
+  const int64_t grain = serial ? rows : inner >= 4096 ? 1 : (4096 / (inner ? inner : 1)) + 1;
+  parallel_for(rows, grain, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       int64_t oa, ob;
       strided_offsets(outer, r, &oa, &ob);
       row(oa, ob, r);
     }
   });
+}
+// Whether two rows of s (every dim but the innermost) may reach the same element through the
+// b strides: a broadcast (stride 0) or overlapping windows. With the outer dims sorted by |stride|,
+// the rows are disjoint when each stride is at least the span of everything inside it.
+bool rows_overlap_in_b(const StridedShape& s) {
+  if (s.ndim <= 1) return false;
+  const int64_t inner = s.shape[s.ndim - 1];
+  int64_t span = inner > 0 ? (inner - 1) * std::abs(s.stride_b[s.ndim - 1]) + 1 : 1;
+  std::pair<int64_t, int64_t> dims[kMaxDims];  // (|stride|, size)
+  int n = 0;
+  for (int d = 0; d < s.ndim - 1; ++d)
+    if (s.shape[d] > 1) dims[n++] = {std::abs(s.stride_b[d]), s.shape[d]};
+  for (int i = 1; i < n; ++i)  // insertion sort of at most 7 dims (std::sort trips -Warray-bounds)
+    for (int j = i; j > 0 && dims[j].first < dims[j - 1].first; --j) std::swap(dims[j], dims[j - 1]);
+  for (int i = 0; i < n; ++i) {
+    if (dims[i].first < span) return true;
+    span += dims[i].first * (dims[i].second - 1);
+  }
+  return false;
 }
 }  // namespace
 
@@ -92,6 +115,9 @@ void unary_backward(UnaryOp op, int64_t n, const float* x, const float* y, const
 void strided_copy(const StridedShape& s, const float* src, int64_t src_offset, float* dst, int64_t dst_offset, bool accumulate) {
   int64_t inner = s.ndim ? s.shape[s.ndim - 1] : 1;
   int64_t sa = s.ndim ? s.stride_a[s.ndim - 1] : 1, sb = s.ndim ? s.stride_b[s.ndim - 1] : 1;
+  // Rows that accumulate into shared destination elements run on one thread: split across threads
+  // they raced on those elements and lost additions.
+  const bool serial = accumulate && rows_overlap_in_b(s);
   for_each_row(s, [&](int64_t oa, int64_t ob, int64_t) {
     const float* ps = src + src_offset + oa;
     float* pd = dst + dst_offset + ob;
@@ -102,7 +128,7 @@ void strided_copy(const StridedShape& s, const float* src, int64_t src_offset, f
     } else {
       for (int64_t i = 0; i < inner; ++i) pd[i * sb] = ps[i * sa];
     }
-  });
+  }, serial);
 }
 
 namespace {
