@@ -16,6 +16,10 @@
 // src/cuda open when SGI_CUBLAS_PATH / SGI_CUDNN_PATH name their folder.
 // Emulated: a barrier that not every live thread of the block (or warp) can reach is reported
 // as a launch failure naming the kernel instead of hanging.
+// Built with AddressSanitizer (SGI_SANITIZE=address: build-emu-asan, the vitest project
+// cuda-emu-asan), every fiber switch is announced to ASan with the stack it goes to, and cudaMalloc
+// returns exactly the bytes asked for, so a kernel's access past a device buffer is reported as a
+// heap-buffer-overflow (from inside its fiber).
 #pragma once
 #include <cmath>
 #include <cstddef>

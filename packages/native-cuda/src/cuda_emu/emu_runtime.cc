@@ -20,6 +20,21 @@
 #error "the CUDA emulator's fibers are written for x86-64"
 #endif
 
+// AddressSanitizer (build-emu-asan, SGI_SANITIZE=address) must be told of every fiber switch: it
+// keeps the bounds of the stack the thread runs on (for its reports, and for the stack it unpoisons
+// when an exception is thrown) and a fake stack per context (detect_stack_use_after_return).
+#if defined(__SANITIZE_ADDRESS__)
+#define SGI_EMU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SGI_EMU_ASAN 1
+#endif
+#endif
+#ifdef SGI_EMU_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 namespace sgi::emu {
 struct Fiber;
 }
@@ -71,10 +86,47 @@ thread_local const ThreadIndex* current = nullptr;
 
 namespace {
 
-constexpr size_t kStackBytes = 64 * 1024;
+constexpr size_t kStackBytes = 64 * 1024;  // the parity cases use under 4 KiB, with ASan's redzones
 constexpr int kWarp = 32;
 
 enum class State { NotStarted, Running, Ready, AtBlockBarrier, AtWarpBarrier, Done };
+
+// The two halves of a fiber switch, for AddressSanitizer (no-ops in other builds): before the
+// switch, the stack about to run ([bottom, bottom + size)) and where to keep the fake stack of
+// the context being left (null: that context is left for good, its fake stack is freed); after it,
+// on the new stack, the fake stack kept for this context (null on a fiber's first entry) and the
+// bounds of the stack that was left.
+inline void before_switch(void** fake_stack_save, const void* bottom, size_t size) {
+#ifdef SGI_EMU_ASAN
+  __sanitizer_start_switch_fiber(fake_stack_save, bottom, size);
+#else
+  (void)fake_stack_save, (void)bottom, (void)size;
+#endif
+}
+inline void after_switch(void* fake_stack_save, const void** bottom_old, size_t* size_old) {
+#ifdef SGI_EMU_ASAN
+  __sanitizer_finish_switch_fiber(fake_stack_save, bottom_old, size_old);
+#else
+  (void)fake_stack_save, (void)bottom_old, (void)size_old;
+#endif
+}
+
+// A stack about to be reused from its top, or freed: the frames abandoned on it (a fiber's last
+// switch back to the scheduler never returns, nor does a thread stranded at a barrier) never ran
+// their epilogues, so ASan's poisoned redzones around their locals stay (measured: every reused
+// stack still had some, just below its top) and would be reported as stack errors by frames that
+// later occupy those addresses differently. They all lie between the stack pointer saved at the
+// fiber's last switch and the top (frames below it returned, unpoisoning themselves, or were
+// unwound by an exception, which unpoisons the whole current stack: the fiber's, as ASan knows).
+inline void unpoison_stack(char* stack, void* saved_sp) {
+#ifdef SGI_EMU_ASAN
+  char* from = static_cast<char*>(saved_sp);
+  if (from < stack || from > stack + kStackBytes) from = stack;
+  ASAN_UNPOISON_MEMORY_REGION(from, size_t(stack + kStackBytes - from));
+#else
+  (void)stack, (void)saved_sp;
+#endif
+}
 
 }  // namespace
 
@@ -84,7 +136,8 @@ enum class State { NotStarted, Running, Ready, AtBlockBarrier, AtWarpBarrier, Do
 // is released.
 struct Fiber {
   void* sp = nullptr;
-  char* stack = nullptr;
+  char* stack = nullptr;         // kStackBytes
+  void* fake_stack = nullptr;    // ASan: this fiber's fake stack while it is switched out
 };
 
 namespace {
@@ -99,6 +152,10 @@ struct Thread {
 // Runs the blocks given to one OS thread, one block at a time.
 struct BlockRunner {
   void* scheduler_sp = nullptr;
+  // ASan: the scheduler's (OS thread's) stack, learnt on entering a fiber, and its fake stack
+  const void* scheduler_stack = nullptr;
+  size_t scheduler_stack_bytes = 0;
+  void* scheduler_fake_stack = nullptr;
   std::vector<Thread> threads;
   std::vector<Fiber*> free_fibers;
   std::vector<uint64_t> slots;  // warp exchange: one slot per thread of the block
@@ -110,6 +167,7 @@ struct BlockRunner {
 
   ~BlockRunner() {
     for (Fiber* f : free_fibers) {
+      unpoison_stack(f->stack, f->sp);
       std::free(f->stack);
       delete f;
     }
@@ -120,6 +178,7 @@ struct BlockRunner {
     if (!free_fibers.empty()) {
       f = free_fibers.back();
       free_fibers.pop_back();
+      unpoison_stack(f->stack, f->sp);
     } else {
       f = new Fiber();
       f->stack = static_cast<char*>(std::aligned_alloc(64, kStackBytes));
@@ -154,16 +213,23 @@ struct BlockRunner {
     }
     running = nullptr;
     free_fibers.push_back(f);
+    before_switch(nullptr, scheduler_stack, scheduler_stack_bytes);  // this fiber's frames end here
     sgi_emu_switch(&f->sp, scheduler_sp);
   }
+
+  // Inside a fiber, first thing on entering it: ASan learns the scheduler's stack from the switch.
+  void entered(Fiber* f) { after_switch(f->fake_stack, &scheduler_stack, &scheduler_stack_bytes); }
 
   // Inside a fiber: the running thread waits at a barrier; returns when it is released.
   void wait(State at) {
     Thread* t = running;
+    Fiber* f = fiber_of_running;
     t->state = at;
-    t->fiber = fiber_of_running;
-    sgi_emu_switch(&fiber_of_running->sp, scheduler_sp);
+    t->fiber = f;
+    before_switch(&f->fake_stack, scheduler_stack, scheduler_stack_bytes);
+    sgi_emu_switch(&f->sp, scheduler_sp);
     // resumed: the scheduler set running, current and fiber_of_running back to this thread
+    entered(f);
   }
 
   Fiber* fiber_of_running = nullptr;
@@ -176,7 +242,9 @@ struct BlockRunner {
       t->state = State::Running;
       t->fiber = nullptr;
     }
+    before_switch(&scheduler_fake_stack, f->stack, kStackBytes);
     sgi_emu_switch(&scheduler_sp, f->sp);
+    after_switch(scheduler_fake_stack, nullptr, nullptr);
   }
 
   // Returns false when the block cannot finish (threads wait at barriers the others never reach).
@@ -343,6 +411,8 @@ void run_grid(dim3 grid, dim3 block, const char* name, void (*body)(void*), void
 }  // namespace sgi::emu
 
 extern "C" void sgi_emu_fiber_main(sgi::emu::Fiber* f) {
+  f->fake_stack = nullptr;  // a fiber's first entry: no fake stack yet
+  sgi::emu::runner.entered(f);
   sgi::emu::runner.work(f);
   __builtin_unreachable();
 }
@@ -413,8 +483,16 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
     if (bytes > memory_limit() - used_bytes) return set_error(cudaErrorMemoryAllocation), cudaErrorMemoryAllocation;
     used_bytes += bytes;
   }
+#ifdef SGI_EMU_ASAN
+  // exactly `bytes`, so that ASan's redzone starts where the buffer ends: an access past the end
+  // of a device buffer is reported as the heap-buffer-overflow it is
+  const size_t rounded = std::max<size_t>(bytes, 1);
+  void* q = nullptr;
+  if (posix_memalign(&q, 256, rounded) != 0) q = nullptr;
+#else
   const size_t rounded = (std::max<size_t>(bytes, 1) + 255) & ~size_t(255);
   void* q = std::aligned_alloc(256, rounded);
+#endif
   if (!q) {
     std::lock_guard<std::mutex> lock(memory_mutex);
     used_bytes -= bytes;
