@@ -23,9 +23,12 @@ function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 describe.skipIf(!native.info().cuda.available)('training on cuda', () => {
   it('20 steps of a micro experiment on cuda end with the losses and weights of the same steps on the cpu', async () => {
     const dir = tempDir('cuda-train');
+    // lr 0.001: at 0.003 the micro run's loss rose between steps 5 and 10 (unstable), and on such a
+    // trajectory rounding differences of 1e-7 (another summation order in a GEMM) grew to 4e-4 in the
+    // logged losses; on a stable one the devices agree to ~1e-7
     const overrides = {
       loss: { l2: 1, lpips: { weight: 0.8, linear: path.join(repo, 'pretrained/lpips_alex_v0.1.pth') }, id: 0, parsing: 0, randomInit: true },
-      train: { optimizer: 'ranger', lr: 0.003, batchSize: 2, steps: 20, logEvery: 5, valEvery: 10, valImages: 4, checkpointEvery: 10, keepLast: 1 },
+      train: { optimizer: 'ranger', lr: 0.001, batchSize: 2, steps: 20, logEvery: 5, valEvery: 10, valImages: 4, checkpointEvery: 10, keepLast: 1 },
     };
     const run = async (device: 'cpu' | 'cuda') => {
       const c = loadConfig(microConfig(dir, `on-${device}`, { ...overrides, device }));
