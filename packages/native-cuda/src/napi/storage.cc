@@ -27,7 +27,7 @@ MemoryStats& memory_stats() {
 // transparent huge pages, 512x fewer faults and TLB entries). The cache is capped (SGI_CPU_CACHE_MB,
 // default: half the machine's memory) and emptied oldest-first beyond that; an allocation that
 // fails empties it and tries again. On a miss the footprint (live + cached) is kept within the
-// largest live total seen so far: the process holds about its peak of live tensors.
+// largest live total seen so far (for huge blocks): the process holds about its peak of live tensors.
 namespace {
 constexpr size_t kHuge = size_t(2) << 20;
 size_t default_cache_limit() {
@@ -50,21 +50,16 @@ CpuCache& cpu_cache() {
   return c;
 }
 size_t round_block(size_t bytes) {
-  const size_t big = size_t(64) << 10;  // kLarge
+  const size_t big = size_t(64) << 10;
   if (bytes == 0) return 64;
   if (bytes >= kHuge) return (bytes + kHuge - 1) / kHuge * kHuge;
   return bytes >= big ? (bytes + big - 1) / big * big : (bytes + 63) / 64 * 64;
 }
-// OS memory for one block: small blocks from malloc; large ones (64 KiB and more) mapped directly
-// and unmapped when freed (malloc would keep some of them in its heap, out of our hands), huge ones
-// (2 MiB and more) 2 MiB-aligned and advised as transparent huge pages.
-constexpr size_t kLarge = size_t(64) << 10;
+// OS memory for one block: blocks under 2 MiB from malloc; huge ones mapped directly, 2 MiB-aligned
+// and advised as transparent huge pages, and unmapped when freed (malloc would keep some of them in
+// its heap, out of our hands).
 void* os_alloc(size_t rounded) {
-  if (rounded < kLarge) return std::aligned_alloc(64, rounded);
-  if (rounded < kHuge) {
-    void* m = mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return m == MAP_FAILED ? nullptr : m;
-  }
+  if (rounded < kHuge) return std::aligned_alloc(64, rounded);
   const size_t span = rounded + kHuge;
   void* m = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) return nullptr;
@@ -76,15 +71,17 @@ void* os_alloc(size_t rounded) {
   return reinterpret_cast<void*>(aligned);
 }
 void os_free(void* p, size_t rounded) {
-  if (rounded < kLarge) std::free(p);
+  if (rounded < kHuge) std::free(p);
   else munmap(p, rounded);
 }
 
-// Drops the oldest cached block; false when the cache is empty.
-bool evict_oldest(CpuCache& c) {
-  if (c.order.empty()) return false;
-  auto [size, q] = c.order.front();
-  c.order.erase(c.order.begin());
+// Drops the oldest cached block (of at least `min_size` bytes); false when there is none.
+bool evict_oldest(CpuCache& c, size_t min_size = 0) {
+  size_t at = 0;
+  while (at < c.order.size() && c.order[at].first < min_size) ++at;
+  if (at == c.order.size()) return false;
+  auto [size, q] = c.order[at];
+  c.order.erase(c.order.begin() + long(at));
   auto& list = c.free_blocks[size];
   for (size_t i = 0; i < list.size(); ++i) if (list[i] == q) { list.erase(list.begin() + long(i)); break; }
   c.cached_bytes -= size;
@@ -104,12 +101,15 @@ void* cpu_block_alloc(size_t rounded) {
     }
     return p;
   }
-  // A miss: the footprint (live + cached) stays within the largest live total seen so far, cached
-  // blocks of other sizes going back oldest first, so the process holds about its peak of live
-  // tensors, not that plus a cache of sizes it no longer asks for.
-  const size_t live = memory_stats().cpu_bytes;
-  c.high_water = std::max(c.high_water, live + rounded);
-  while (live + c.cached_bytes + rounded > c.high_water && evict_oldest(c)) {
+  // A miss for a huge block: the footprint (live + cached) stays within the largest live total seen
+  // at such a miss, cached huge blocks of other sizes going back oldest first, so the process holds
+  // about its peak of live tensors, not that plus huge blocks of sizes it no longer asks for. (Small
+  // blocks are cheap to keep and thrash if evicted: the tiny default job ran 40% slower.)
+  if (rounded >= kHuge) {
+    const size_t live = memory_stats().cpu_bytes;
+    c.high_water = std::max(c.high_water, live + rounded);
+    while (live + c.cached_bytes + rounded > c.high_water && evict_oldest(c, kHuge)) {
+    }
   }
   void* p = os_alloc(rounded);
   if (!p && c.cached_bytes > 0) {  // out of memory: everything cached goes back, then once more
