@@ -61,9 +61,10 @@ export class Inverter {
       return scope.run(() => noGrad(() => {
         const x = Tensor.fromArray(images, [B, 3, this.size, this.size], this.exp.device);
         const r = this.exp.model.forward(x, { withImages: true });
+        const stages = r.images.map((t) => t.toArray());
         const last = r.images[r.images.length - 1]!;
         const output = taskOutput(this.config.task, x, last);
-        return { codes: r.codes[r.codes.length - 1]!.toArray(), stages: r.images.map((t) => t.toArray()), output: output.toArray() };
+        return { codes: r.codes[r.codes.length - 1]!.toArray(), stages, output: output === last ? stages[stages.length - 1]! : output.toArray() };
       }));
     } finally {
       scope.dispose();

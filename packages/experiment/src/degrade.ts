@@ -81,6 +81,9 @@ function countOf(x: Float32Array, size: number): number {
   return x.length / plane;
 }
 
+/** ITU-R 601 luma weights of R, G, B (they sum to 1). */
+const LUMA = [0.299, 0.587, 0.114] as const;
+
 /** Grayscale (601 luma) in all three channels. */
 export function grayscale(x: Float32Array, size: number): Float32Array {
   const n = countOf(x, size), P = size * size;
@@ -88,7 +91,7 @@ export function grayscale(x: Float32Array, size: number): Float32Array {
   for (let b = 0; b < n; b++) {
     const o = b * 3 * P;
     for (let i = 0; i < P; i++) {
-      const y = 0.299 * x[o + i]! + 0.587 * x[o + P + i]! + 0.114 * x[o + 2 * P + i]!;
+      const y = LUMA[0] * x[o + i]! + LUMA[1] * x[o + P + i]! + LUMA[2] * x[o + 2 * P + i]!;
       out[o + i] = y;
       out[o + P + i] = y;
       out[o + 2 * P + i] = y;
@@ -420,7 +423,7 @@ export function taskOutput(task: Task | undefined, input: Tensor, y: Tensor): Te
   if (task?.kind !== 'colorization' || !task.keepLuminance) return y;
   const luma = (x: Tensor) => {
     const [r, g, b] = ops.split(x, [1, 1, 1], 1);
-    return ops.add(ops.add(ops.mul(r!, 0.299), ops.mul(g!, 0.587)), ops.mul(b!, 0.114));
+    return ops.add(ops.add(ops.mul(r!, LUMA[0]), ops.mul(g!, LUMA[1])), ops.mul(b!, LUMA[2]));
   };
   return ops.add(y, ops.sub(luma(input), luma(y)));
 }

@@ -74,6 +74,7 @@ export function buildGenerator(c: Config, randomInit: string[]): { generator: St
     randomInit.push(`generator (seeded random StyleGAN2 ${g.size}x${g.size}, seed ${c.seed})`);
   }
   generator.eval().freeze();
+  generator.recomputeFrom = c.train.recomputeFrom ?? null; // activation checkpointing while it trains through
   if (!latentAvg) latentAvg = meanLatent(generator, c, g.meanLatentSamples);
   latentAvg.persistent = true;
   return { generator, latentAvg: ops.reshape(latentAvg, [g.styleDim]) };

@@ -3,7 +3,7 @@
 import { Rng, Scope, Tensor, currentScope, meanImageScores, noGrad, ops } from '@sgi/core';
 import { CombinedLoss } from '@sgi/losses';
 import {
-  FACE_SEEDS, buildExperiment, degradeSeed, taskOutput, describeTask, evalDegradeSeeds, listImages, loadImage, renderedFaces, sampleGeneratorImages, taskInput, trainingFaceSeed,
+  FACE_SEEDS, buildExperiment, degradeSeed, describeTask, evalDegradeSeeds, listImages, loadImage, renderedFaces, sampleGeneratorImages, taskInput, taskOutput, trainingFaceSeed,
   type Config, type Experiment, type ImageOrigin, type Task,
 } from '@sgi/experiment';
 import { FolderLoader, splitFiles } from './data.js';
@@ -178,7 +178,6 @@ export interface InversionBatch {
 /** The task of training the last encoder stage of `c`. */
 export async function inversionTask(c: Config, runsRoot: string, log: (line: string) => void, world: World = SINGLE_PROCESS): Promise<TrainingTask<InversionBatch>> {
   const exp = buildExperiment(c, { runsRoot });
-  exp.generator.recomputeFrom = c.train.recomputeFrom ?? null;
   const loss = new CombinedLoss({ ...c.loss, seed: c.seed }).to(exp.device);
   const device = exp.device;
   const stage = c.stages;

@@ -247,11 +247,11 @@ export async function runTraining<B>(c: Config, opts: TrainOptions, makeTask: ()
       traceWeights(world, step, task.stateDict());
       scope.dispose();
       imagesSince += task.imagesPerStep * world.size;
+      const logging = step % c.train.logEvery === 0 || step === end;
       const validating = step % c.train.valEvery === 0 || step === total;
       const checkpointing = step % c.train.checkpointEvery === 0 || step === end;
-      if (validating || checkpointing) collectLosses();
-      if (step % c.train.logEvery === 0 || step === end) {
-        collectLosses();
+      if (logging || validating || checkpointing) collectLosses();
+      if (logging) {
         const secs = (Date.now() - t0) / 1000;
         const ips = imagesSince / Math.max(secs, 1e-9);
         const mean = (k: string) => sums[k]! / stepsSince;

@@ -92,7 +92,6 @@ export async function rendererTask(c: Config, world: World = SINGLE_PROCESS): Pr
   latentAvg.release();
   const { device, why } = resolveDevice(c.device);
   generator.to(device).train().freeze(false);
-  generator.recomputeFrom = c.train.recomputeFrom ?? null;
   // the stored noise buffers are constants of the drawing, not weights
   for (const [k, t] of generator.stateDict()) if (k.startsWith('noises.')) t.requiresGrad = false;
   const loss = new CombinedLoss({ ...c.loss, seed: c.seed }).to(device);

@@ -33,8 +33,8 @@ console.log(`training-step benchmark: ${native.info().cpu.isa}, ${native.info().
 for (const c of cases.filter((k) => k.name.includes(filter))) {
   const cfg = benchConfig(repo, c.config, { batch: c.batch, paper: c.paper, stages: c.stages });
   const exp = buildExperiment(cfg, { runsRoot: '/nonexistent' });
-  // as the trainer does; SGI_BENCH_RECOMPUTE=off measures the same step keeping every activation
-  exp.generator.recomputeFrom = process.env.SGI_BENCH_RECOMPUTE === 'off' ? null : cfg.train.recomputeFrom ?? null;
+  // buildGenerator applies train.recomputeFrom; SGI_BENCH_RECOMPUTE=off measures the same step keeping every activation
+  if (process.env.SGI_BENCH_RECOMPUTE === 'off') exp.generator.recomputeFrom = null;
   const loss = new CombinedLoss({ ...cfg.loss, seed: 0 });
   const stage = exp.stages[cfg.stages - 1]!;
   stage.train();
