@@ -1,6 +1,6 @@
 // Training one encoder stage (the paper's inversion): data -> multi-stage inversion (earlier
 // stages frozen, the generator frozen) -> L2 + LPIPS + ID + parsing -> Ranger/Adam.
-import { Rng, Scope, Tensor, currentScope, meanImageScores, noGrad, ops } from '@sgi/core';
+import { Rng, Scope, Tensor, currentScope, meanImageScores, noGrad, ops, tidy } from '@sgi/core';
 import { CombinedLoss } from '@sgi/losses';
 import {
   FACE_SEEDS, buildExperiment, degradeSeed, describeTask, evalDegradeSeeds, listImages, loadImage, renderedFaces, sampleGeneratorImages, taskInput, taskOutput, trainingFaceSeed,
@@ -137,7 +137,8 @@ export function validationGrid(inputs: Tensor, outputs: Tensor[], rows = 4): Pic
  */
 export function validate(exp: Experiment, loss: CombinedLoss, val: Tensor, target: Tensor = val, task?: Task): Validation {
   if (val.shape[0] === 0) return emptyValidation(val.shape[3]!, loss.lpips !== null);
-  return noGrad(() => {
+  // every tensor made here (the stages' images, the task's output, the scores' temporaries) goes at the end
+  return tidy(() => noGrad(() => {
     const wasTraining = exp.model.training;
     exp.model.eval();
     const { images } = exp.model.forward(val, { withImages: true });
@@ -148,9 +149,8 @@ export function validate(exp: Experiment, loss: CombinedLoss, val: Tensor, targe
     const scores = meanImageScores(target, y);
     const lpips = loss.lpips ? ops.mean(loss.lpips.distance(y, target)).item() : undefined;
     const picture = validationGrid(val, target === val ? images : [...images, target]);
-    for (const t of images) t.release();
     return { ...scores, count: val.shape[0]!, lpips, ...picture };
-  });
+  }));
 }
 
 /** A rank's validation when it holds none of the validation images (fewer images than ranks). */
