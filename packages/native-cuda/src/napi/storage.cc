@@ -36,6 +36,8 @@ size_t default_cache_limit() {
   return std::max(half, size_t(1) << 30);
 }
 struct CpuCache {
+  size_t os_bytes = 0;       // bytes obtained from the system for blocks (live and cached)
+  size_t reported_bytes = 0; // what V8 was last told (sync_external_memory)
   std::unordered_map<size_t, std::vector<void*>> free_blocks;
   std::vector<std::pair<size_t, void*>> order;  // insertion order, for eviction
   size_t cached_bytes = 0;
@@ -58,7 +60,7 @@ size_t round_block(size_t bytes) {
 // OS memory for one block: blocks under 2 MiB from malloc; huge ones mapped directly, 2 MiB-aligned
 // and advised as transparent huge pages, and unmapped when freed (malloc would keep some of them in
 // its heap, out of our hands).
-void* os_alloc(size_t rounded) {
+void* os_alloc_raw(size_t rounded) {
   if (rounded < kHuge) return std::aligned_alloc(64, rounded);
   const size_t span = rounded + kHuge;
   void* m = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -70,9 +72,15 @@ void* os_alloc(size_t rounded) {
   madvise(reinterpret_cast<void*>(aligned), rounded, MADV_HUGEPAGE);  // advice: without THP nothing changes
   return reinterpret_cast<void*>(aligned);
 }
+void* os_alloc(size_t rounded) {
+  void* p = os_alloc_raw(rounded);
+  if (p) cpu_cache().os_bytes += rounded;
+  return p;
+}
 void os_free(void* p, size_t rounded) {
   if (rounded < kHuge) std::free(p);
   else munmap(p, rounded);
+  cpu_cache().os_bytes -= rounded;
 }
 
 // Drops the oldest cached block (of at least `min_size` bytes); false when there is none.
@@ -131,6 +139,20 @@ void cpu_block_free(void* p, size_t rounded) {
 }  // namespace
 
 size_t cpu_cached_bytes() { return cpu_cache().cached_bytes; }
+
+// V8 is told the CPU bytes the allocator holds from the system (live + cached), not the live bytes:
+// a released storage goes to the cache and changes nothing, so a forward pass that allocates and
+// releases 300 MB no longer looks like 300 MB of new external memory each time (that started a
+// major GC cycle about every 60 ms of an encoder forward). Garbage that is never released still raises the footprint through
+// cache misses, and that still prompts the GC to finalise it.
+namespace {
+void sync_external_memory(Napi::Env env) {
+  CpuCache& c = cpu_cache();
+  if (!env || c.os_bytes == c.reported_bytes) return;
+  Napi::MemoryManagement::AdjustExternalMemory(env, int64_t(c.os_bytes) - int64_t(c.reported_bytes));
+  c.reported_bytes = c.os_bytes;
+}
+}  // namespace
 
 void empty_cpu_cache() {
   CpuCache& c = cpu_cache();
@@ -213,7 +235,7 @@ void Storage::Allocate(Napi::Env env, size_t numel, Device device) {
                                       std::to_string(bytes) + " bytes) on cpu");
     m.cpu_bytes += bytes;
     if (m.cpu_bytes > m.cpu_peak) m.cpu_peak = m.cpu_bytes;
-    Napi::MemoryManagement::AdjustExternalMemory(env, int64_t(bytes));
+    sync_external_memory(env);
   }
   m.live_storages++;
   m.allocations++;
@@ -231,7 +253,7 @@ void Storage::Free(Napi::Env env) {
   } else {
     cpu_block_free(data_, round_block(bytes));
     m.cpu_bytes -= bytes;
-    if (env) Napi::MemoryManagement::AdjustExternalMemory(env, -int64_t(bytes));
+    sync_external_memory(env);
   }
   m.live_storages--;
   data_ = nullptr;
