@@ -245,10 +245,14 @@ export const CUDA_PARITY_CASES: ParityCase[] = [
   },
 ];
 
-/** Native functions that are not kernels (memory, queries, collectives, test hooks): not device-dispatched. */
+/** The fused inference path of eval-mode networks on the CPU (ops/conv_inference.ts): no CUDA version. */
+export const CPU_ONLY_KERNELS = ['conv2dWinogradWeights', 'conv2dForwardFused'];
+
+/** Native functions that are not kernels (memory, queries, collectives, test hooks, CPU-only fusions): not device-dispatched. */
+
 export function isKernelFunction(name: string): boolean {
   return !['Storage', 'fromArray', 'toArray', 'memory', 'emptyCache', 'resetPeakMemory', 'info', 'setNumThreads', 'synchronize',
-    'debugThrow', 'conv2dAlgorithm', 'gemmKernel'].includes(name) && !name.startsWith('dist');
+    'debugThrow', 'conv2dAlgorithm', 'gemmKernel', ...CPU_ONLY_KERNELS].includes(name) && !name.startsWith('dist');
 }
 
 /**

@@ -6,6 +6,7 @@
 //         res_layer = BN, conv3x3 s1, PReLU, conv3x3 (stride), BN, SE(reduction)
 import { Module, Sequential } from '../nn/module.js';
 import { BatchNorm, Conv2d, Lambda, PReLU } from '../nn/layers.js';
+import { FusedConv, InferenceCache, batchNormAffine, canFuse, channelConstant } from '../nn/inference.js';
 import { Tensor } from '../tensor.js';
 import type { Rng } from '../random.js';
 import * as ops from '../ops/index.js';
@@ -50,10 +51,62 @@ export class BottleneckIRSE extends Module {
     ]));
   }
   forward(x: Tensor): Tensor {
+    if (canFuse(this, x)) return this.fused.get(this.stateTensors(), () => new FusedUnit(this)).forward(x);
     const shortcut = this.shortcut
       ? this.shortcut.forward(x)
       : this.stride === 1 ? x : ops.maxPool2d(x, { kernel: 1, stride: this.stride });
     return ops.add(this.res.forward(x), shortcut);
+  }
+
+  private readonly fused = new InferenceCache<FusedUnit>();
+  private stateTensors(): Tensor[] {
+    return [...this.stateDict().values()];
+  }
+  override release(): void {
+    this.fused.release();
+    super.release();
+  }
+}
+
+/**
+ * The unit in eval mode with frozen weights (nn/inference.ts): the first BatchNorm is the input
+ * affine of the first convolution and the PReLU its epilogue; the last BatchNorm is folded into
+ * the second convolution, the shortcut's into its 1x1 convolution. Same values as the layers.
+ */
+class FusedUnit {
+  private readonly inScale: Tensor;
+  private readonly inShift: Tensor;
+  private readonly slope: Tensor;
+  private readonly conv1: FusedConv;
+  private readonly conv2: FusedConv;
+  private readonly shortcut: FusedConv | null;
+  constructor(private readonly unit: BottleneckIRSE) {
+    const [bn1, conv1, prelu, conv2, bn2] = unit.res.layers as [BatchNorm, Conv2d, PReLU, Conv2d, BatchNorm];
+    const { scale, shift } = batchNormAffine(bn1);
+    this.inScale = channelConstant(scale, conv1.weight.device);
+    this.inShift = channelConstant(shift, conv1.weight.device);
+    this.slope = prelu.weight;
+    this.conv1 = new FusedConv(conv1);
+    this.conv2 = new FusedConv(conv2, bn2);
+    const sc = unit.shortcut?.layers as [Conv2d, BatchNorm] | undefined;
+    this.shortcut = sc ? new FusedConv(sc[0], sc[1]) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    const u = this.unit;
+    const shortcut = this.shortcut
+      ? this.shortcut.forward(x)
+      : u.stride === 1 ? x : ops.maxPool2d(x, { kernel: 1, stride: u.stride });
+    const h = this.conv1.forward(x, { inScale: this.inScale, inShift: this.inShift, slope: this.slope });
+    let r = this.conv2.forward(h);
+    const se = u.res.layers[5] as SEModule | undefined;
+    if (se) r = se.forward(r);
+    return ops.add(r, shortcut);
+  }
+
+  release(): void {
+    for (const t of [this.inScale, this.inShift]) t.release();
+    for (const c of [this.conv1, this.conv2, this.shortcut]) c?.release();
   }
 }
 
@@ -100,16 +153,33 @@ export class IRSEBackbone extends Module {
     this.body = this.child('body', new Sequential(list));
   }
 
+  private readonly fusedInput = new InferenceCache<ReturnType<typeof fusedInputLayer>>();
+  private forwardInput(x: Tensor): Tensor {
+    if (!canFuse(this.inputLayer, x)) return this.inputLayer.forward(x);
+    return this.fusedInput.get([...this.inputLayer.stateDict().values()], () => fusedInputLayer(this.inputLayer.layers)).forward(x);
+  }
+  override release(): void {
+    this.fusedInput.release();
+    super.release();
+  }
+
   /** Features after each stage (1/2, 1/4, 1/8, 1/16 of the input resolution). */
   forwardStages(x: Tensor): Tensor[] {
     const feats: Tensor[] = [];
-    let h = this.inputLayer.forward(x);
+    let h = this.forwardInput(x);
     this.body.layers.forEach((unit, i) => {
       h = (unit as BottleneckIRSE).forward(h);
       if (this.stageEnds.includes(i)) feats.push(h);
     });
     return feats;
   }
+}
+
+/** input_layer: conv, BN, PReLU (in eval mode with frozen weights, one fused convolution). */
+function fusedInputLayer(layers: Module[]): { forward(x: Tensor): Tensor; release(): void } {
+  const [conv, bn, prelu] = layers as [Conv2d, BatchNorm, PReLU];
+  const fused = new FusedConv(conv, bn);
+  return { forward: (x) => fused.forward(x, { slope: prelu.weight }), release: () => fused.release() };
 }
 
 /** Identity in eval mode; kept as a layer so indices match PyTorch's Sequential. */

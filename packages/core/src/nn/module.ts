@@ -3,6 +3,7 @@
 import { native } from '../native.js';
 import { Tensor, type Device } from '../tensor.js';
 import { sameShape, shapeStr } from '../shape.js';
+import { weightsMayHaveChanged } from './inference.js';
 
 /** Anything with a shape and float data: a Tensor or a host tensor from a checkpoint reader. */
 export interface TensorLike {
@@ -106,10 +107,12 @@ export abstract class Module {
       if (src instanceof Tensor) native.copyInto(t.storage, src.storage);
       else native.copyInto(t.storage, native.fromArray(src.data!, t.device === 'cuda' ? 1 : 0));
     }
+    weightsMayHaveChanged();
     return { missing, unexpected };
   }
 
   train(flag = true): this {
+    weightsMayHaveChanged();  // training may update them (and eval-mode BatchNorm reads the running stats)
     this.training = flag;
     for (const c of this.children.values()) c.train(flag);
     return this;
@@ -122,6 +125,7 @@ export abstract class Module {
   /** Stops gradients to this module's parameters (they still pass gradients to inputs). */
   freeze(flag = true): this {
     for (const p of this.parameters()) p.requiresGrad = !flag;
+    weightsMayHaveChanged();
     return this;
   }
 
@@ -136,6 +140,7 @@ export abstract class Module {
    */
   to(device: Device): this {
     for (const [, t] of this.stateDict()) t.moveTo(device);
+    weightsMayHaveChanged();
     return this;
   }
 

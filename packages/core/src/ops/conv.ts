@@ -5,7 +5,10 @@
 // three native passes (forward, backward input, backward weight) serve both ops.
 import { native, type Storage } from '../native.js';
 import { Tensor } from '../tensor.js';
-import { attachGrad } from '../autograd.js';
+import { attachGrad, needsGrad } from '../autograd.js';
+import { add, mul } from './elementwise.js';
+import { prelu } from './activation.js';
+import { reshape } from './shape.js';
 import { shapeStr } from '../shape.js';
 
 /** [n, c, h, w, k, kh, kw, sh, sw, ph, pw, groups]: input [n, c, h, w], weight [k, c/groups, kh, kw]. */
@@ -19,6 +22,14 @@ declare module '../native.js' {
     conv2dBackwardInput(w: Storage, gy: Storage, gx: Storage, params: readonly number[]): void;
     conv2dBackwardWeight(x: Storage, gy: Storage, gw: Storage, params: readonly number[]): void;
     conv2dBackwardBias(gy: Storage, gb: Storage, params: readonly number[]): void;
+    /**
+     * The fused inference path (CPU only, no gradient): y = prelu(conv(pad(x * inScale + inShift), w) + b, slope),
+     * each vector per channel and optional; prepared = conv2dWinogradWeights(w, params).
+     */
+    conv2dForwardFused(x: Storage, w: Storage, prepared: Storage | null, b: Storage | null, inScale: Storage | null,
+      inShift: Storage | null, slope: Storage | null, y: Storage, params: readonly number[]): void;
+    /** w transformed for the Winograd forward pass of params (CPU), or null when that pass would not use Winograd. */
+    conv2dWinogradWeights(w: Storage, params: readonly number[]): Storage | null;
     /** The CPU forward algorithm in force; with a name, sets it first (tests, benchmarks). */
     conv2dAlgorithm(name?: 'auto' | 'gemm' | 'winograd'): 'auto' | 'gemm' | 'winograd';
   }
@@ -91,7 +102,27 @@ function biasGrad(g: Tensor, k: number): Tensor {
  * Output [N, Cout, (H + 2*ph - kh) / sh + 1, (W + 2*pw - kw) / sw + 1].
  */
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
-  const op = 'conv2d';
+  const { params, outShape } = conv2dGeometry('conv2d', x, w, b, opts);
+  const k = outShape[1]!;
+  const y = Tensor.empty(outShape, x.device);
+  native.conv2dForward(x.storage, w.storage, b ? b.storage : null, y.storage, params);
+  return attachGrad(y, 'conv2d', [x, w, b], (g) => {
+    let gx: Tensor | null = null, gw: Tensor | null = null, gb: Tensor | null = null;
+    if (flows(x)) {
+      gx = Tensor.empty(x.shape, x.device);
+      native.conv2dBackwardInput(w.storage, g.storage, gx.storage, params);
+    }
+    if (flows(w)) {
+      gw = Tensor.empty(w.shape, w.device);
+      native.conv2dBackwardWeight(x.storage, g.storage, gw.storage, params);
+    }
+    if (b && flows(b)) gb = biasGrad(g, k);
+    return [gx, gw, gb];
+  });
+}
+
+/** Checks a convolution's operands; its native params and output shape. */
+function conv2dGeometry(op: string, x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions): { params: number[]; outShape: number[] } {
   const [n, c, h, wd] = check4d(op, 'input', x, '[N, C, H, W]');
   const [k, cg, kh, kw] = check4d(op, 'weight', w, '[Cout, Cin/groups, kh, kw]');
   checkDevices(op, [x, w, b]);
@@ -106,22 +137,58 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv
   if (h + 2 * padding[0] < kh || wd + 2 * padding[1] < kw || oh < 1 || ow < 1) {
     throw new Error(`${op}: input ${shapeStr(x.shape)} with padding ${shapeStr(padding)} is smaller than the kernel ${shapeStr([kh, kw])}`);
   }
-  const params = [n, c, h, wd, k, kh, kw, stride[0], stride[1], padding[0], padding[1], groups];
-  const y = Tensor.empty([n, k, oh, ow], x.device);
-  native.conv2dForward(x.storage, w.storage, b ? b.storage : null, y.storage, params);
-  return attachGrad(y, op, [x, w, b], (g) => {
-    let gx: Tensor | null = null, gw: Tensor | null = null, gb: Tensor | null = null;
-    if (flows(x)) {
-      gx = Tensor.empty(x.shape, x.device);
-      native.conv2dBackwardInput(w.storage, g.storage, gx.storage, params);
-    }
-    if (flows(w)) {
-      gw = Tensor.empty(w.shape, w.device);
-      native.conv2dBackwardWeight(x.storage, g.storage, gw.storage, params);
-    }
-    if (b && flows(b)) gb = biasGrad(g, k);
-    return [gx, gw, gb];
-  });
+  return { params: [n, c, h, wd, k, kh, kw, stride[0], stride[1], padding[0], padding[1], groups], outShape: [n, k, oh, ow] };
+}
+
+/** Per-channel operations folded into conv2dFused (each optional). */
+export interface ConvFusion {
+  /** x * inScale + inShift before the convolution, per input channel (an eval-mode BatchNorm before it); the padding stays zero. */
+  inScale?: Tensor | null;
+  inShift?: Tensor | null;
+  /** PReLU slopes per output channel, applied after the bias. */
+  slope?: Tensor | null;
+}
+
+/**
+ * Inference only (records no gradient; throws when one is needed):
+ * prelu(conv2d(x * inScale + inShift, w) + b, slope). On the CPU one native pass (the affine is
+ * applied as Winograd reads x, the PReLU as it writes y), reusing `prepared` (conv2dPrepare) when
+ * given; on CUDA the unfused ops.
+ */
+export function conv2dFused(x: Tensor, w: Tensor, b: Tensor | null, fusion: ConvFusion, opts: Conv2dOptions = {}, prepared: Storage | null = null): Tensor {
+  const op = 'conv2dFused';
+  const { inScale = null, inShift = null, slope = null } = fusion;
+  if (needsGrad(x, w, b, inScale, inShift, slope)) throw new Error(`${op}: inference only, but a gradient is needed (use conv2d, batchNorm and prelu, or noGrad)`);
+  const { params, outShape } = conv2dGeometry(op, x, w, b, opts);
+  const [, c, , ] = x.shape as unknown as number[];
+  const k = outShape[1]!;
+  for (const [name, t, n] of [['inScale', inScale, c], ['inShift', inShift, c], ['slope', slope, k]] as const) {
+    if (t && (t.numel !== n || t.device !== x.device)) throw new Error(`${op}: ${name} ${shapeStr(t.shape)} on ${t.device} must hold ${n} values on ${x.device}`);
+  }
+  if (x.device === 'cuda') {
+    const channel = (t: Tensor) => reshape(t, [1, t.numel, 1, 1]);
+    let xin = x;
+    if (inScale) xin = mul(xin, channel(inScale));
+    if (inShift) xin = add(xin, channel(inShift));
+    const y = conv2d(xin, w, b, opts);
+    return slope ? prelu(y, slope) : y;
+  }
+  const y = Tensor.empty(outShape, x.device);
+  native.conv2dForwardFused(x.storage, w.storage, prepared, b?.storage ?? null, inScale?.storage ?? null, inShift?.storage ?? null,
+    slope?.storage ?? null, y.storage, params);
+  return y;
+}
+
+/**
+ * The weights of a convolution on inputs of xShape transformed once for the CPU's Winograd pass
+ * (conv2dFused then skips that transform), or null where that pass is not used (other shapes,
+ * another algorithm forced, CUDA). Valid while w and the algorithm setting stay as they are.
+ */
+export function conv2dPrepare(xShape: readonly number[], w: Tensor, opts: Conv2dOptions = {}): Storage | null {
+  if (w.device !== 'cpu') return null;
+  const x = { shape: xShape, ndim: xShape.length, device: w.device } as unknown as Tensor;
+  const { params } = conv2dGeometry('conv2dPrepare', x, w, null, opts);
+  return native.conv2dWinogradWeights(w.storage, params);
 }
 
 /**

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstring>
 #include <vector>
+#include "common/kernels/activation.h"
 #include "common/kernels/conv2d.h"
 #include "common/parallel.h"
 #include "cpu/conv2d_internal.h"
@@ -365,6 +366,41 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
     return;
   }
   forward_gemm(p, x, w, b, y);
+}
+
+namespace {
+bool forward_uses_winograd(const Conv2dParams& p) {
+  const ConvAlgo algo = conv2d_algorithm();
+  return p.c > 0 && winograd_applicable(p) && (algo == ConvAlgo::Winograd || (algo == ConvAlgo::Auto && winograd_preferred(p)));
+}
+}  // namespace
+
+int64_t conv2d_winograd_weights_size(const Conv2dParams& p) { return forward_uses_winograd(p) ? winograd_weights_size(p) : 0; }
+void conv2d_winograd_weights(const Conv2dParams& p, const float* w, float* U) { winograd_weights(p, w, U); }
+
+// Winograd applies the input affine as it reads x and the PReLU as it writes y. The other
+// algorithms get a transformed copy of x and a PReLU pass over y (the same values, two passes).
+void conv2d_forward_fused(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y, const ConvFusion& f) {
+  if (p.n == 0 || p.k == 0 || p.oh == 0 || p.ow == 0) return;
+  if (f.prepared || forward_uses_winograd(p)) {
+    winograd_forward(p, x, w, b, y, f);
+    return;
+  }
+  std::vector<float> xs;
+  if (f.in_scale || f.in_shift) {
+    const int64_t plane = p.h * p.w;
+    xs.resize(size_t(p.n * p.c * plane));
+    parallel_for(p.n * p.c, 1, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t c = r % p.c;
+        const float a = f.in_scale ? f.in_scale[c] : 1.f, s = f.in_shift ? f.in_shift[c] : 0.f;
+        for (int64_t i = 0; i < plane; ++i) xs[size_t(r * plane + i)] = x[r * plane + i] * a + s;
+      }
+    });
+    x = xs.data();
+  }
+  conv2d_forward(p, x, w, b, y);
+  if (f.slope) prelu_forward(p.n, p.k, p.oh * p.ow, y, f.slope, y);  // element-wise: in place is safe
 }
 
 void conv2d_backward_input(const Conv2dParams& p, const float* w, const float* gy, float* gx) {

@@ -10,7 +10,11 @@ namespace sgi::cpu {
 bool winograd_applicable(const Conv2dParams& p);
 // The automatic choice: applicable and large enough for the transforms to pay off.
 bool winograd_preferred(const Conv2dParams& p);
-void winograd_forward(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y);
+// fusion: input affine, PReLU epilogue and pre-transformed weights (common/kernels/conv2d.h).
+void winograd_forward(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y, const ConvFusion& fusion = {});
+// The transformed weights U [groups][36][kp/MR][cg][MR] for the micro-kernel in use, and their size.
+int64_t winograd_weights_size(const Conv2dParams& p);
+void winograd_weights(const Conv2dParams& p, const float* w, float* U);
 
 // Stride phases of a convolution's input and the shift of every tap (cpu/conv2d_wgrad.cc).
 // Phase (ay, ax) of x is P[u][v] = x[sh*u + ay][sw*v + ax]; tap (ky, kx) reads phase
@@ -46,6 +50,11 @@ struct Geometry {
   int ph = 0, pw = 0;
   int64_t cg = 0, kg = 0, kp = 0;  // channels per group, and kg padded to the micro-kernel's MR
   int64_t x_image = 0, y_image = 0;  // element strides between images of x and y
+  // Fusion (forward only; the group's channels, may be null): x*in_scale + in_shift on the input
+  // (padding stays zero), PReLU with slope on the output.
+  const float* in_scale = nullptr;
+  const float* in_shift = nullptr;
+  const float* slope = nullptr;
 };
 
 // Tile panels per block are at most this many (the transforms keep per-panel state on the stack).

@@ -49,11 +49,22 @@ bool winograd_preferred(const Conv2dParams& p) {
 
 namespace {
 
+// The geometry of group gi: the fused per-channel vectors offset to the group's channels.
+winograd::Geometry group_geometry(const winograd::Geometry& g, int64_t gi) {
+  winograd::Geometry gg = g;
+  if (g.in_scale) gg.in_scale = g.in_scale + gi * g.cg;
+  if (g.in_shift) gg.in_shift = g.in_shift + gi * g.cg;
+  if (g.slope) gg.slope = g.slope + gi * g.kg;
+  return gg;
+}
+
 // Tile-block order (many tiles, U small enough to stay in cache): U for all output channels
-// once, then threads take blocks of tiles: V of the block, 36 products, output transform.
-void forward_tile_blocks(const MicroKernel& uk, const winograd::Kernels& wk, const winograd::Geometry& g, int64_t groups,
-                         const float* x, const float* w, const float* b, float* y) {
+// once (or the prepared U), then threads take blocks of tiles: V of the block, 36 products,
+// output transform.
+void forward_tile_blocks(const MicroKernel& uk, const winograd::Kernels& wk, const winograd::Geometry& g0, int64_t groups,
+                         const float* x, const float* w, const float* prepared, const float* b, float* y) {
   const int MR = wk.mr, NR = wk.nr;
+  const winograd::Geometry& g = g0;
   const int64_t kpanels = g.kp / MR, tile_panels = ceil_div(g.tiles, NR);
   // Tile panels per block: the block's V and M (36 x (cg + kp) x NR per panel) within ~512 KB so
   // they stay in L2, and at least one block per thread when there are enough tiles.
@@ -63,10 +74,14 @@ void forward_tile_blocks(const MicroKernel& uk, const winograd::Kernels& wk, con
   const int64_t blocks = ceil_div(tile_panels, nb);
   const int64_t kc = ceil_div(g.cg, ceil_div(g.cg, 256));  // depth blocks: the B panel stays in L1
   thread_local Workspace ws_u;
-  float* U = ws_u.get(size_t(36 * g.kp * g.cg));
+  float* Uw = prepared ? nullptr : ws_u.get(size_t(36 * g.kp * g.cg));
   for (int64_t gi = 0; gi < groups; ++gi) {
-    const float* wg = w + gi * g.kg * g.cg * 9;
-    parallel_for(kpanels, 1, [&](int64_t p0, int64_t p1) { wk.weights(g, wg, p0, p1, U, kpanels, 0); });
+    const winograd::Geometry gg = group_geometry(g0, gi);
+    const float* U = prepared ? prepared + gi * 36 * g.kp * g.cg : Uw;
+    if (!prepared) {
+      const float* wg = w + gi * g.kg * g.cg * 9;
+      parallel_for(kpanels, 1, [&](int64_t p0, int64_t p1) { wk.weights(g, wg, p0, p1, Uw, kpanels, 0); });
+    }
     const float* xg = x + gi * g.cg * g.h * g.w;
     float* yg = y + gi * g.kg * g.oh * g.ow;
     const float* bg = b ? b + gi * g.kg : nullptr;
@@ -76,7 +91,7 @@ void forward_tile_blocks(const MicroKernel& uk, const winograd::Kernels& wk, con
       float* M = ws_m.get(size_t(36 * g.kp * nb * NR));
       for (int64_t blk = b0; blk < b1; ++blk) {
         const int64_t tile0 = blk * nb * NR, panels = std::min(nb, tile_panels - blk * nb), ld = panels * NR;
-        wk.input(g, xg, tile0, panels, V);
+        wk.input(gg, xg, tile0, panels, V);
         for (int q = 0; q < 36; ++q) {
           const float* Uq = U + q * kpanels * g.cg * MR;
           const float* Vq = V + q * panels * g.cg * NR;
@@ -91,17 +106,17 @@ void forward_tile_blocks(const MicroKernel& uk, const winograd::Kernels& wk, con
             }
           }
         }
-        wk.output(g, M, g.kp, 0, g.kg, tile0, panels, bg, yg);
+        wk.output(gg, M, g.kp, 0, g.kg, tile0, panels, bg, yg);
       }
     });
   }
 }
 
 // Channel-panel order (few tiles, large U): V for every tile first, then threads take panels
-// of MR output channels: their U (36 x cg x MR, cache resident), the products over all tiles and
-// the output transform of those channels. U never travels to memory.
+// of MR output channels: their U (36 x cg x MR, cache resident; read from the prepared U when
+// given), the products over all tiles and the output transform of those channels.
 void forward_channel_panels(const MicroKernel& uk, const winograd::Kernels& wk, const winograd::Geometry& g, int64_t groups,
-                            const float* x, const float* w, const float* b, float* y) {
+                            const float* x, const float* w, const float* prepared, const float* b, float* y) {
   const int MR = wk.mr, NR = wk.nr;
   const int64_t kpanels = g.kp / MR, tile_panels = ceil_div(g.tiles, NR);
   const int64_t nb = winograd::kMaxPanels, vblocks = ceil_div(tile_panels, nb);
@@ -110,23 +125,28 @@ void forward_channel_panels(const MicroKernel& uk, const winograd::Kernels& wk, 
   thread_local Workspace ws_v;
   float* V = ws_v.get(size_t(36 * tile_panels * NR * g.cg));
   for (int64_t gi = 0; gi < groups; ++gi) {
+    const winograd::Geometry gg = group_geometry(g, gi);
     const float* xg = x + gi * g.cg * g.h * g.w;
     float* yg = y + gi * g.kg * g.oh * g.ow;
     const float* bg = b ? b + gi * g.kg : nullptr;
-    const float* wg = w + gi * g.kg * g.cg * 9;
+    const float* wg = prepared ? nullptr : w + gi * g.kg * g.cg * 9;
+    const float* Ug = prepared ? prepared + gi * 36 * g.kp * g.cg : nullptr;
     // V block v (nb panels) lives at V + v*36*nb*cg*NR in the layout of wk.input.
     parallel_for(vblocks, 1, [&](int64_t v0, int64_t v1) {
       for (int64_t v = v0; v < v1; ++v)
-        wk.input(g, xg, v * nb * NR, std::min(nb, tile_panels - v * nb), V + v * 36 * nb * g.cg * NR);
+        wk.input(gg, xg, v * nb * NR, std::min(nb, tile_panels - v * nb), V + v * 36 * nb * g.cg * NR);
     });
     parallel_for(kpanels, 1, [&](int64_t p0, int64_t p1) {
       thread_local Workspace ws_u, ws_m;
-      float* U = ws_u.get(size_t(36 * g.cg * MR));
+      float* Uw = prepared ? nullptr : ws_u.get(size_t(36 * g.cg * MR));
       float* M = ws_m.get(size_t(36 * MR * ld));
       for (int64_t p = p0; p < p1; ++p) {
-        wk.weights(g, wg, p, p + 1, U, 1, p);
+        if (!prepared) wk.weights(g, wg, p, p + 1, Uw, 1, p);
+        // q-th matrix of this panel: [36][1][cg][MR] when transformed here, [36][kpanels][cg][MR] prepared
+        const float* Up = prepared ? Ug + p * g.cg * MR : Uw;
+        const int64_t qstride = prepared ? kpanels * g.cg * MR : g.cg * MR;
         for (int q = 0; q < 36; ++q) {
-          const float* Uq = U + q * g.cg * MR;
+          const float* Uq = Up + q * qstride;
           float* Mq = M + q * MR * ld;
           for (int64_t c0 = 0; c0 < g.cg; c0 += kc) {
             const int64_t kcc = std::min(kc, g.cg - c0);
@@ -138,7 +158,7 @@ void forward_channel_panels(const MicroKernel& uk, const winograd::Kernels& wk, 
             }
           }
         }
-        wk.output(g, M, MR, p * MR, std::min<int64_t>(g.kg, (p + 1) * MR), 0, tile_panels, bg, yg);
+        wk.output(gg, M, MR, p * MR, std::min<int64_t>(g.kg, (p + 1) * MR), 0, tile_panels, bg, yg);
       }
     });
   }
@@ -146,20 +166,51 @@ void forward_channel_panels(const MicroKernel& uk, const winograd::Kernels& wk, 
 
 }  // namespace
 
-void winograd_forward(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y) {
+namespace {
+// The micro-kernel and transforms the forward pass uses (their MR fixes the layout of U).
+struct ForwardKernels {
+  const MicroKernel* uk;
+  const winograd::Kernels* wk;
+};
+ForwardKernels forward_kernels() {
   const MicroKernel* ukp = &micro_kernel();
   const winograd::Kernels& wk = kernels_for(*ukp);
   if (wk.mr != ukp->mr || wk.nr != ukp->nr) ukp = &micro_kernel_generic();
+  return {ukp, &wk};
+}
+}  // namespace
+
+int64_t winograd_weights_size(const Conv2dParams& p) {
+  const int MR = forward_kernels().wk->mr;
+  return p.groups * 36 * ceil_div(p.k / p.groups, MR) * MR * (p.c / p.groups);
+}
+
+void winograd_weights(const Conv2dParams& p, const float* w, float* U) {
+  const winograd::Kernels& wk = *forward_kernels().wk;
+  winograd::Geometry g;
+  g.cg = p.c / p.groups; g.kg = p.k / p.groups; g.kp = ceil_div(g.kg, wk.mr) * wk.mr;
+  const int64_t kpanels = g.kp / wk.mr;
+  for (int64_t gi = 0; gi < p.groups; ++gi)
+    parallel_for(kpanels, 1, [&](int64_t p0, int64_t p1) {
+      wk.weights(g, w + gi * g.kg * g.cg * 9, p0, p1, U + gi * 36 * g.kp * g.cg, kpanels, 0);
+    });
+}
+
+void winograd_forward(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y, const ConvFusion& fusion) {
+  const ForwardKernels fk = forward_kernels();
+  const MicroKernel* ukp = fk.uk;
+  const winograd::Kernels& wk = *fk.wk;
   const int MR = wk.mr;
   winograd::Geometry g;
+  g.in_scale = fusion.in_scale; g.in_shift = fusion.in_shift; g.slope = fusion.slope;
   g.n = p.n; g.h = p.h; g.w = p.w; g.oh = p.oh; g.ow = p.ow;
   g.tiles_h = ceil_div(p.oh, 4); g.tiles_w = ceil_div(p.ow, 4); g.tiles = p.n * g.tiles_h * g.tiles_w;
   g.ph = p.ph; g.pw = p.pw;
   g.cg = p.c / p.groups; g.kg = p.k / p.groups; g.kp = ceil_div(g.kg, MR) * MR;
   g.x_image = p.c * p.h * p.w; g.y_image = p.k * p.oh * p.ow;
   // U holds 36*kp*cg values, V 36*cg*tiles: keep the larger one out of the outer loop.
-  if (g.kp > g.tiles && g.kp >= int64_t(MR) * num_threads()) forward_channel_panels(*ukp, wk, g, p.groups, x, w, b, y);
-  else forward_tile_blocks(*ukp, wk, g, p.groups, x, w, b, y);
+  if (g.kp > g.tiles && g.kp >= int64_t(MR) * num_threads()) forward_channel_panels(*ukp, wk, g, p.groups, x, w, fusion.prepared, b, y);
+  else forward_tile_blocks(*ukp, wk, g, p.groups, x, w, fusion.prepared, b, y);
 }
 
 }  // namespace sgi::cpu

@@ -164,7 +164,12 @@ void wino_input(const Geometry& g, const float* x, int64_t tile0, int64_t panels
         if (iy < 0 || iy >= g.h) { std::memset(q, 0, sizeof(float) * size_t(qstride)); continue; }
         const float* src = x + n * g.x_image + c * plane + iy * g.w - g.pw;
         for (int64_t col = 0; col < lo; ++col) line[col] = 0.f;
-        if (hi > lo) std::memcpy(line + lo, src + lo, sizeof(float) * size_t(hi - lo));
+        if (hi > lo && (g.in_scale || g.in_shift)) {
+          const float a = g.in_scale ? g.in_scale[c] : 1.f, b = g.in_shift ? g.in_shift[c] : 0.f;
+          for (int64_t col = lo; col < hi; ++col) line[col] = src[col] * a + b;
+        } else if (hi > lo) {
+          std::memcpy(line + lo, src + lo, sizeof(float) * size_t(hi - lo));
+        }
         for (int64_t col = hi > lo ? hi : lo; col < qstride; ++col) line[col] = 0.f;
         float* __restrict q0 = q;
         float* __restrict q1 = q + U;
@@ -198,8 +203,9 @@ void wino_input(const Geometry& g, const float* x, int64_t tile0, int64_t panels
   }
 }
 
-// Outputs: per output channel and panel, y = A^T M A + bias; each run of tiles writes 4 output
-// rows of 4*len contiguous values (the last tile of a row may be cut by the image edge).
+// Outputs: per output channel and panel, y = act(A^T M A + bias) (act: PReLU with g.slope, else
+// identity); each run of tiles writes 4 output rows of 4*len contiguous values (the last tile of a
+// row may be cut by the image edge).
 void wino_output(const Geometry& g, const float* M, int64_t m_rows, int64_t k0, int64_t k1, int64_t tile0, int64_t panels,
                  const float* bias, float* y) {
   alignas(64) float m[36][kNR];
@@ -215,6 +221,8 @@ void wino_output(const Geometry& g, const float* M, int64_t m_rows, int64_t k0, 
       for (int col = 0; col < 6; ++col) at_1d<kNR>(m[col], 6 * kNR, t[col], 6 * kNR);  // columns
       for (int r = 0; r < 4; ++r) at_1d<kNR>(t[r * 6], kNR, o[r * 4], kNR);           // rows
       const float bk = bias ? bias[k] : 0.f;
+      const float sk = g.slope ? g.slope[k] : 1.f;  // v * 1 == v: no slope is the identity
+      const auto act = [bk, sk](float v) { v += bk; return v > 0.f ? v : v * sk; };
       for (int e = 0; e < nr; ++e) {
         const Run& run = runs[e];
         const int64_t R = row0 + run.row, n = R / g.tiles_h, ty = R % g.tiles_h;
@@ -230,12 +238,12 @@ void wino_output(const Geometry& g, const float* M, int64_t m_rows, int64_t k0, 
           const float* o2 = o[a * 4 + 2] + run.l0;
           const float* o3 = o[a * 4 + 3] + run.l0;
           for (int u = 0; u < full; ++u) {
-            dst[4 * u] = o0[u] + bk;
-            dst[4 * u + 1] = o1[u] + bk;
-            dst[4 * u + 2] = o2[u] + bk;
-            dst[4 * u + 3] = o3[u] + bk;
+            dst[4 * u] = act(o0[u]);
+            dst[4 * u + 1] = act(o1[u]);
+            dst[4 * u + 2] = act(o2[u]);
+            dst[4 * u + 3] = act(o3[u]);
           }
-          for (int b = 0; b < rest; ++b) dst[4 * full + b] = o[a * 4 + b][run.l0 + full] + bk;
+          for (int b = 0; b < rest; ++b) dst[4 * full + b] = act(o[a * 4 + b][run.l0 + full]);
         }
       }
     }

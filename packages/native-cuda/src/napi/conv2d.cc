@@ -96,6 +96,57 @@ SGI_NAPI(conv2dBackwardBias) {
   return info.Env().Undefined();
 }
 
+// The fused inference path (cpu::conv2d_forward_fused) is CPU only.
+void require_cpu(const Args& args, std::initializer_list<Storage*> storages) {
+  if (args.device(storages) != Device::CPU) args.fail("runs on the CPU only (the fused inference path); got cuda tensors");
+}
+
+// conv2dWinogradWeights(w, params) -> a new storage holding w transformed for the Winograd forward
+// pass of params (CPU, for the micro-kernel in use), or null when that pass would not use Winograd.
+SGI_NAPI(conv2dWinogradWeights) {
+  Args args(info, "conv2dWinogradWeights");
+  Storage* w = args.tensor(0, "w");
+  const Conv2dParams p = conv_params(args, 1);
+  args.data(w, w_numel(args, p), "w");
+  require_cpu(args, {w});
+  const int64_t size = cpu::conv2d_winograd_weights_size(p);
+  if (size == 0) return info.Env().Null();
+  Napi::Object out = Storage::Create(info.Env(), size_t(size), Device::CPU);
+  cpu::conv2d_winograd_weights(p, w->data(), Storage::Unwrap(out)->data());
+  return out;
+}
+
+// conv2dForwardFused(x, w, prepared | null, b | null, inScale | null, inShift | null, slope | null, y, params):
+// y = prelu(conv(pad(x * inScale + inShift), w) + b, slope) on the CPU (common/kernels/conv2d.h);
+// prepared: conv2dWinogradWeights(w, params), used instead of transforming w again.
+SGI_NAPI(conv2dForwardFused) {
+  Args args(info, "conv2dForwardFused");
+  Storage *x = args.tensor(0, "x"), *w = args.tensor(1, "w"), *u = args.optional_tensor(2, "prepared"), *b = args.optional_tensor(3, "b");
+  Storage *sc = args.optional_tensor(4, "inScale"), *sh = args.optional_tensor(5, "inShift"), *sl = args.optional_tensor(6, "slope");
+  Storage* y = args.tensor(7, "y");
+  const Conv2dParams p = conv_params(args, 8);
+  args.data(x, x_numel(args, p), "x");
+  args.data(w, w_numel(args, p), "w");
+  args.data(b, size_t(p.k), "b");
+  args.data(sc, size_t(p.c), "inScale");
+  args.data(sh, size_t(p.c), "inShift");
+  args.data(sl, size_t(p.k), "slope");
+  args.data(y, y_numel(args, p), "y");
+  require_cpu(args, {x, w, u, b, sc, sh, sl, y});
+  if (u) {
+    const int64_t size = cpu::conv2d_winograd_weights_size(p);
+    if (size == 0) args.fail("'prepared' was given but this convolution " + dims_str({p.n, p.c, p.h, p.w, p.k, p.kh, p.kw, p.sh, p.sw}) + " does not run Winograd");
+    args.data(u, size_t(size), "prepared");
+  }
+  cpu::ConvFusion f;
+  f.prepared = u ? u->data() : nullptr;
+  f.in_scale = sc ? sc->data() : nullptr;
+  f.in_shift = sh ? sh->data() : nullptr;
+  f.slope = sl ? sl->data() : nullptr;
+  cpu::conv2d_forward_fused(p, x->data(), w->data(), b ? b->data() : nullptr, y->data(), f);
+  return info.Env().Undefined();
+}
+
 // conv2dAlgorithm(name?) -> the CPU forward algorithm in force ('auto' | 'gemm' | 'winograd');
 // with a name, sets it first (tests and benchmarks compare the paths).
 SGI_NAPI(conv2dAlgorithm) {

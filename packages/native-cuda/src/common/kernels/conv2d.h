@@ -35,6 +35,24 @@ void conv2d_backward_bias(const Conv2dParams& p, const float* gy, float* gb);
 // convolutions; other shapes use the GEMM paths whatever is set.
 void conv2d_set_algorithm(ConvAlgo algo);
 ConvAlgo conv2d_algorithm();
+
+// Inference (CPU only): a convolution with what surrounds it in an eval-mode network folded in,
+//   y[n,k] = act(conv(pad(x[n,c] * in_scale[c] + in_shift[c]), w)[k] + b[k]),
+//   act(v) = v > 0 ? v : v * slope[k]   (PReLU; identity without slope)
+// The padding stays zero after the input affine (a BatchNorm that precedes the convolution).
+// Every pointer may be null. `prepared` holds w already transformed for Winograd
+// (conv2d_winograd_weights); w is not read then.
+struct ConvFusion {
+  const float* in_scale = nullptr;
+  const float* in_shift = nullptr;
+  const float* slope = nullptr;
+  const float* prepared = nullptr;
+};
+void conv2d_forward_fused(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y, const ConvFusion& f);
+// Elements of the transformed weights the forward pass of p would use (0: it would not run
+// Winograd, with the algorithm in force), and the transform itself.
+int64_t conv2d_winograd_weights_size(const Conv2dParams& p);
+void conv2d_winograd_weights(const Conv2dParams& p, const float* w, float* U);
 }  // namespace cpu
 
 namespace cuda {
