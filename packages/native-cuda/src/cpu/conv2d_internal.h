@@ -68,8 +68,9 @@ struct Kernels {
   // w [kg][cg][3][3] (the group's weights) -> U panels [p0, p1) (rows k >= kg zero); panel p is
   // stored at index p - ubase of U [36][upanels][cg][MR]
   void (*weights)(const Geometry& g, const float* w, int64_t p0, int64_t p1, float* U, int64_t upanels, int64_t ubase);
-  // Tiles [tile0, tile0 + panels*NR) of the group's input (x points at image 0, channel 0 of the group) -> V
-  void (*input)(const Geometry& g, const float* x, int64_t tile0, int64_t panels, float* V);
+  // Tiles [tile0, tile0 + panels*NR), channels [c0, c1) of the group's input (x points at image 0,
+  // channel 0 of the group) -> V
+  void (*input)(const Geometry& g, const float* x, int64_t tile0, int64_t panels, int64_t c0, int64_t c1, float* V);
   // M [36][m_rows][panels*NR] holding output channels [k0, k1) -> y (image 0, channel 0 of the
   // group) for tiles [tile0, tile0 + panels*NR), adding bias (the group's, may be null)
   void (*output)(const Geometry& g, const float* M, int64_t m_rows, int64_t k0, int64_t k1, int64_t tile0, int64_t panels,

@@ -91,7 +91,7 @@ void forward_tile_blocks(const MicroKernel& uk, const winograd::Kernels& wk, con
       float* M = ws_m.get(size_t(36 * g.kp * nb * NR));
       for (int64_t blk = b0; blk < b1; ++blk) {
         const int64_t tile0 = blk * nb * NR, panels = std::min(nb, tile_panels - blk * nb), ld = panels * NR;
-        wk.input(gg, xg, tile0, panels, V);
+        wk.input(gg, xg, tile0, panels, 0, g.cg, V);
         for (int q = 0; q < 36; ++q) {
           const float* Uq = U + q * kpanels * g.cg * MR;
           const float* Vq = V + q * panels * g.cg * NR;
@@ -132,9 +132,14 @@ void forward_channel_panels(const MicroKernel& uk, const winograd::Kernels& wk, 
     const float* wg = prepared ? nullptr : w + gi * g.kg * g.cg * 9;
     const float* Ug = prepared ? prepared + gi * 36 * g.kp * g.cg : nullptr;
     // V block v (nb panels) lives at V + v*36*nb*cg*NR in the layout of wk.input.
-    parallel_for(vblocks, 1, [&](int64_t v0, int64_t v1) {
-      for (int64_t v = v0; v < v1; ++v)
-        wk.input(gg, xg, v * nb * NR, std::min(nb, tile_panels - v * nb), V + v * 36 * nb * g.cg * NR);
+    // Blocks of tiles times ranges of channels, so that a few blocks still keep every thread busy.
+    const int64_t cchunks = std::clamp<int64_t>(ceil_div(2 * num_threads(), vblocks), 1, std::max<int64_t>(1, g.cg / 8));
+    const int64_t cstep = ceil_div(g.cg, cchunks);
+    parallel_for(vblocks * cchunks, 1, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t v = i / cchunks, c0 = (i % cchunks) * cstep, c1 = std::min(g.cg, c0 + cstep);
+        if (c0 < c1) wk.input(gg, xg, v * nb * NR, std::min(nb, tile_panels - v * nb), c0, c1, V + v * 36 * nb * g.cg * NR);
+      }
     });
     parallel_for(kpanels, 1, [&](int64_t p0, int64_t p1) {
       thread_local Workspace ws_u, ws_m;

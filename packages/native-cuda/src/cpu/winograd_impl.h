@@ -139,7 +139,7 @@ int panel_runs(const Geometry& g, int64_t tile0, int64_t j, int64_t row0, Run* r
 // Inputs: for each channel, the 6 input rows of every tile row the block touches are copied
 // (zero padded) and split by column phase: Q[row][i][m][u] = xpad[4*ty + i][4*u + m]. The 6x6
 // patch of tile tx is then Q[..][i][k % 4][tx + k / 4], so every run of tiles is a contiguous copy.
-void wino_input(const Geometry& g, const float* x, int64_t tile0, int64_t panels, float* V) {
+void wino_input(const Geometry& g, const float* x, int64_t tile0, int64_t panels, int64_t c0, int64_t c1, float* V) {
   alignas(64) float d[36][2 * kNR];  // a run copies kNR lanes from its start; later runs overwrite the excess
   std::memset(d, 0, sizeof d);
   alignas(64) float t[36][kNR];
@@ -155,7 +155,7 @@ void wino_input(const Geometry& g, const float* x, int64_t tile0, int64_t panels
   float* line = ws_line.get(size_t(qstride));
   const int64_t lo = g.pw < qstride ? g.pw : qstride;                        // first column holding x
   const int64_t hi = g.pw + g.w < qstride ? g.pw + g.w : qstride;            // end of the columns holding x
-  for (int64_t c = 0; c < g.cg; ++c) {
+  for (int64_t c = c0; c < c1; ++c) {
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t R = row0 + r, n = R / g.tiles_h, ty = R % g.tiles_h;
       for (int i = 0; i < 6; ++i) {
