@@ -101,6 +101,18 @@ export class Tensor {
     if (--s.refs === 0) s.storage.release();
   }
 
+  /**
+   * Frees the data now but keeps the tensor's place in the autograd graph (its gradNode and
+   * shape): for an op whose backward reconstructs an intermediate instead of keeping it. Reading
+   * the data afterwards throws; release() stays safe.
+   */
+  dropData(): void {
+    const s = this.shared;
+    if (!s) return;
+    this.shared = null;
+    if (--s.refs === 0) s.storage.release();
+  }
+
   /** A tensor of another shape over the same storage (no copy). */
   view(shape: Shape): Tensor {
     const s = this.storage && this.shared!;

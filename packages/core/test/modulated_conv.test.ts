@@ -123,6 +123,31 @@ describe('modulatedConv2d', () => {
     });
   });
 
+  it('demodulateAddNoise consuming y frees it and rebuilds the same gradients from the output', () => {
+    tidy(() => {
+      const d = randTensor([2, 3], 61, 0.5, 1.5), nw = randTensor([1], 62), bias = randTensor([3], 63);
+      for (const [nb, withAct, withBias] of [[1, true, true], [2, true, false], [2, false, false], [0, true, true]] as const) {
+        const noise = nb ? randTensor([nb, 1, 4, 5], 64 + nb) : null;
+        const act = withAct ? { bias: withBias ? bias : null, slope: 0.2, gain: Math.SQRT2 } : null;
+        const gradsOf = (consume: boolean) => {
+          const y = ops.add(randTensor([2, 3, 4, 5], 60), randTensor([2, 3, 4, 5], 59));  // an intermediate whose producer does not read it back
+          for (const t of [d, nw, bias]) t.grad = null;
+          const out = demodulateAddNoise(y, d, noise, noise ? nw : null, act, consume);
+          expect(y.released).toBe(consume);
+          const values = out.toArray();
+          out.backward(randTensor([2, 3, 4, 5], 70));
+          return { values, gd: d.grad!.toArray(), gw: noise ? nw.grad!.toArray() : null, gb: act?.bias ? bias.grad!.toArray() : null };
+        };
+        const kept = gradsOf(false), consumed = gradsOf(true);
+        const label = `noise batch ${nb}, activation ${withAct}, bias ${withBias}`;
+        expectClose(consumed.values, kept.values, 0, `${label}: values`);
+        expectClose(consumed.gd, kept.gd, 1e-5, `${label}: gradient of d`);
+        if (kept.gw) expectClose(consumed.gw!, kept.gw, 0, `${label}: gradient of the noise weight`);
+        if (kept.gb) expectClose(consumed.gb!, kept.gb, 0, `${label}: gradient of the bias`);
+      }
+    });
+  });
+
   it('noise injection and activation fused into the modulated conv: grad and no-grad paths agree with the reference', () => {
     tidy(() => {
       const blur = makeBlurKernel([1, 3, 3, 1], 2);

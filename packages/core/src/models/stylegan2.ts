@@ -328,8 +328,9 @@ export class StyleGAN2Generator extends Module {
     }
     drop(out);
     for (let i = 0; i < latents.length; i++) done(i);
-    // noise we drew is freed now unless a recorded backward may read it (a trainable noise weight)
-    if (ownNoise) for (const n of noise) if (free || !needsGrad(...this.noiseWeights())) n.release();
+    // noise we drew is freed now unless a recorded backward may read it: a trainable noise weight's,
+    // or the demodulation's (it rebuilds its input from the output and the noise)
+    if (ownNoise && free) for (const n of noise) n.release();
     return skip;
   }
 
@@ -369,10 +370,6 @@ export class StyleGAN2Generator extends Module {
   /** Truncation trick: mean + psi (w - mean), for w [..., styleDim] and mean [styleDim] (or broadcastable). */
   truncation(w: Tensor, psi: number, meanLatent: Tensor): Tensor {
     return ops.add(meanLatent, ops.scale(ops.sub(w, meanLatent), psi));
-  }
-
-  private noiseWeights(): Tensor[] {
-    return [this.conv1, ...this.convs.items].map((c) => c.noise.weight);
   }
 
   /** Fresh noise tensors [B, 1, r, r], one per StyledConv layer (the order of noises.noise_i). */

@@ -90,6 +90,8 @@ function check(op: string, x: Tensor, weight: Tensor, style: Tensor, opts: Modul
 
 const MUL = BINARY_OPS.indexOf('mul');
 const ADD = BINARY_OPS.indexOf('add');
+const SUB = BINARY_OPS.indexOf('sub');
+const DIV = BINARY_OPS.indexOf('div');
 const flows = (t: Tensor | null | undefined): t is Tensor => !!t && (t.requiresGrad || t.gradNode !== null);
 
 /** Runs fn with a temporary view of t (released afterwards, so no storage reference leaks). */
@@ -121,7 +123,12 @@ function checkNoise(op: string, shape: readonly number[], noise: Tensor | null, 
 
 /** out = a * b over `shape` (broadcasting a and b), written into `out` (may alias a when same shape). */
 function mulInto(out: Tensor, a: Tensor, b: Tensor, shape: readonly number[]): void {
-  native.binaryForward(MUL, a.storage, b.storage, out.storage, shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
+  binaryInto(MUL, out, a, b, shape);
+}
+
+/** out = a (op) b over `shape` (broadcasting a and b), into `out` (may alias a when same shape). */
+function binaryInto(code: number, out: Tensor, a: Tensor, b: Tensor, shape: readonly number[]): void {
+  native.binaryForward(code, a.storage, b.storage, out.storage, shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
 }
 
 /** Sum of `src` (of `shape`) down to `to` (broadcast-compatible), as a new tensor of shape `to`. */
@@ -195,9 +202,13 @@ function activateInPlace(t: Tensor, act: FusedActivation): void {
  * leaky ReLU with positive slope, gain) are each optional. Same result as the composed mul, add
  * and fusedLeakyRelu ops; the forward allocates one tensor and keeps only y and the output for
  * the backward (the activation's gradient mask is read from the output: out > 0 exactly when
- * its input + bias > 0, as slope and gain are positive).
+ * its input + bias > 0, as slope and gain are positive). With `consumeY` (y is an intermediate
+ * nobody else reads) y's data is freed at once and the backward rebuilds y * d from the output
+ * (the leaky ReLU is invertible: act^-1(out) - bias - noise * noiseWeight) where d's gradient
+ * needs it: a training step through the generator holds one activation less per layer.
  */
-export function demodulateAddNoise(y: Tensor, d: Tensor | null, noise: Tensor | null, noiseWeight: Tensor | null, act: FusedActivation | null = null): Tensor {
+export function demodulateAddNoise(y: Tensor, d: Tensor | null, noise: Tensor | null, noiseWeight: Tensor | null, act: FusedActivation | null = null,
+  consumeY = false): Tensor {
   const op = 'demodulateAddNoise';
   const shape = y.shape;
   if (y.ndim !== 4) throw new Error(`${op}: y must be [B, C, H, W], got ${shapeStr(shape)}`);
@@ -212,7 +223,8 @@ export function demodulateAddNoise(y: Tensor, d: Tensor | null, noise: Tensor | 
   if (noise) addNoiseInPlace(out, noise, noiseWeight!);
   if (act) activateInPlace(out, act);
   const bias = act?.bias ?? null;
-  return attachGrad(out, op, [y, d, noise, noiseWeight, bias], (g) => {
+  let dropped = false;
+  const result = attachGrad(out, op, [y, d, noise, noiseWeight, bias], (g) => {
     let gz = g; // gradient at the pre-activation
     let gb: Tensor | null = null;
     if (act) {
@@ -225,10 +237,30 @@ export function demodulateAddNoise(y: Tensor, d: Tensor | null, noise: Tensor | 
     const scratch = () => (buf ??= Tensor.empty(shape, g.device));
     let gd: Tensor | null = null, gn: Tensor | null = null, gw: Tensor | null = null, gy: Tensor | null = null;
     if (d && flows(d)) {
-      mulInto(scratch(), gz, y, shape);
-      const r = reduceTo(buf!, shape, d4);
-      gd = r.view([B, C]);
-      r.release();
+      if (dropped) {
+        // sum_hw gz * y = (1 / d) sum_hw gz * (y d), y d = act^-1(out) - bias - noise * noiseWeight
+        const yd = scratch();
+        if (act) {
+          const [slope, gain] = [act.slope ?? 0.2, act.gain ?? Math.SQRT2];
+          native.fusedLeakyReluForward(out.storage, null, yd.storage, B, C, shape[2]! * shape[3]!, 1 / slope, 1 / gain);
+        } else native.copyInto(yd.storage, out.storage);
+        if (bias) withView(bias, [1, C, 1, 1], (bv) => binaryInto(SUB, yd, yd, bv, shape));
+        if (noise) {
+          const negative = noGrad(() => scale(noiseWeight!, -1));
+          addNoiseInPlace(yd, noise, negative);
+          negative.release();
+        }
+        mulInto(yd, gz, yd, shape);
+        const r = reduceTo(yd, shape, d4);
+        withView(d, d4, (dv) => binaryInto(DIV, r, r, dv, d4));
+        gd = r.view([B, C]);
+        r.release();
+      } else {
+        mulInto(scratch(), gz, y, shape);
+        const r = reduceTo(buf!, shape, d4);
+        gd = r.view([B, C]);
+        r.release();
+      }
     }
     if (noise && flows(noiseWeight)) {
       mulInto(scratch(), gz, noise, shape);
@@ -255,6 +287,11 @@ export function demodulateAddNoise(y: Tensor, d: Tensor | null, noise: Tensor | 
     (buf as Tensor | null)?.release();
     return [gy, gd, gn, gw, gb];
   });
+  if (consumeY && result.gradNode) {
+    y.dropData();
+    dropped = true;
+  }
+  return result;
 }
 
 interface CoreGeometry {
@@ -407,7 +444,8 @@ export function modulatedConv2d(x: Tensor, weight: Tensor, style: Tensor, opts: 
       if (noise) addNoiseInPlace(y, noise, opts.noiseWeight!);
       if (act) activateInPlace(y, act);
     } else {
-      const out = demodulateAddNoise(y, d, noise, noise ? opts.noiseWeight! : null, act);
+      // y is ours (modulatedConvCore made it): the tail may free it
+      const out = demodulateAddNoise(y, d, noise, noise ? opts.noiseWeight! : null, act, true);
       y = out;
     }
   }
