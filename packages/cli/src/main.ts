@@ -21,6 +21,7 @@ import { swapCommand } from './commands/swap.js';
 import { videoCommand } from './commands/video.js';
 import { restoreCommand } from './commands/restore.js';
 import { exportCommand } from './commands/export.js';
+import { applyPrecision } from './commands/trained.js';
 
 let cli = yargs(hideBin(process.argv)).scriptName('sgi').usage('$0 <command> [options]')
   .wrap(Math.min(120, Math.max(100, process.stdout.columns ?? 100)));
@@ -32,6 +33,7 @@ const COMMANDS = [
   convertCommand, exportCommand,
 ];
 for (const add of COMMANDS) cli = add(cli);
+cli = cli.middleware(applyPrecision);
 function fail(e: Error): never {
   console.error(`error: ${e.message}`);
   if (process.env.SGI_DEBUG) console.error(e.stack);

@@ -1,5 +1,6 @@
 // @sgi/core: tensors, autograd, ops, modules, models and weight loading.
 export { native } from './native.js';
+export { precision, setPrecision, withPrecision, PRECISIONS, type Precision } from './precision.js';
 export type { Native, NativeInfo, NativeMemory, Storage } from './native.js';
 export { Tensor, deviceReadbacks, type Device } from './tensor.js';
 export { Scope, tidy, currentScope } from './scope.js';

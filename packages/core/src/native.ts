@@ -9,7 +9,8 @@ export interface Storage {
   release(): void;
 }
 export interface NativeInfo {
-  cpu: { isa: 'avx512' | 'avx2' | 'generic'; threads: number };
+  /** bf16: the CPU has AVX-512 BF16, so precision('bf16') is available (src/precision.ts). */
+  cpu: { isa: 'avx512' | 'avx2' | 'generic'; threads: number; bf16: boolean };
   cuda: {
     compiled: boolean; available: boolean; deviceCount: number; deviceName?: string; reason?: string;
     /**

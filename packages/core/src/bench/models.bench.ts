@@ -5,7 +5,9 @@
 // is exported to ONNX (src/io/onnx, into a temporary folder) and run by onnxruntime-node (a
 // devDependency) with as many intra-op threads as our engine uses, rounds interleaved with ours.
 // The ratio is ours / onnxruntime (below 1: we are faster). Random weights: speed does not depend
-// on their values. PyTorch figures are measured separately (docs/RESULTS.md).
+// on their values. PyTorch figures are measured separately (docs/RESULTS.md). On CPUs with AVX-512
+// BF16 each inference case is also timed at precision bf16 (src/precision.ts), with its largest
+// difference from the float32 result (max |bf16 - float32| / max |float32|).
 // Usage: node packages/core/dist/bench/models.bench.js [filter]   (SGI_BENCH_ROUNDS, default 3)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -14,7 +16,7 @@ import { createRequire } from 'node:module';
 
 if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'passive';
 const core = await import('../index.js');
-const { native, PAPER_ENCODER, onnx } = core;
+const { native, PAPER_ENCODER, onnx, withPrecision } = core;
 const nets = await import('./networks.js');
 type Tensor = import('../tensor.js').Tensor;
 type OnnxGraph = import('../io/onnx/graph.js').OnnxGraph;
@@ -31,6 +33,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sgi-bench-onnx-'));
 
 interface Setup {
   run: () => void;
+  output?: () => Float32Array;
   /** The same computation as an ONNX graph and its inputs (inference cases only). */
   peer?: { graph: () => OnnxGraph; inputs: Record<string, Tensor> };
   release: () => void;
@@ -82,13 +85,15 @@ console.log(`models benchmark: ${os.cpus()[0]?.model ?? 'cpu'}, ISA ${info.cpu.i
 console.log('case'.padEnd(46) + 'ours s'.padStart(9) + '  s/image' + '  peak MiB' + '   onnxrt s' + '  ours/onnxrt');
 try {
   for (const c of cases.filter((k) => k.name.includes(filter))) {
-    const { run, peer, release } = c.setup();
+    const { run, peer, release, output } = c.setup();
     const other = peer ? await peerSession(c.name, peer) : null;
+    const bf16 = info.cpu.bf16 && output !== undefined;  // also timed at precision bf16, in the same rounds
     run(); // warm-up
     await other?.run();
+    if (bf16) withPrecision('bf16', run);
     native.resetPeakMemory();
     const base = native.memory().cpuBytes;
-    let best = Infinity, bestPeer = Infinity;
+    let best = Infinity, bestPeer = Infinity, best16 = Infinity;
     for (let r = 0; r < rounds; r++) {
       let t0 = performance.now();
       run();
@@ -98,12 +103,31 @@ try {
         await other.run();
         bestPeer = Math.min(bestPeer, seconds(t0));
       }
+      if (bf16) {
+        withPrecision('bf16', () => {
+          t0 = performance.now();
+          run();
+          best16 = Math.min(best16, seconds(t0));
+        });
+      }
     }
     const peak = (native.memory().cpuPeakBytes - base) / 2 ** 20;
     console.log(
       c.name.padEnd(46) + best.toFixed(3).padStart(9) + (best / c.images).toFixed(3).padStart(9) + peak.toFixed(0).padStart(10) +
       (other ? bestPeer.toFixed(3) : '-').padStart(11) + (other ? `${(best / bestPeer).toFixed(2)}x` : '-').padStart(13),
     );
+    if (bf16) {
+      const ref = output!();
+      const out = withPrecision('bf16', output!);
+      const time = best16;
+      let diff = 0, scale = 0;
+      for (let i = 0; i < ref.length; i++) { diff = Math.max(diff, Math.abs(out[i]! - ref[i]!)); scale = Math.max(scale, Math.abs(ref[i]!)); }
+      console.log(
+        '  at precision bf16'.padEnd(46) + time.toFixed(3).padStart(9) + (time / c.images).toFixed(3).padStart(9) + ''.padStart(10) + ''.padStart(11) +
+        (other ? `${(time / bestPeer).toFixed(2)}x` : '-').padStart(13) +
+        `   ${(best / time).toFixed(2)}x float32's speed, max difference ${(diff / scale).toExponential(1)}`,
+      );
+    }
     await other?.release();
     release();
   }

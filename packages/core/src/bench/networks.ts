@@ -11,6 +11,8 @@ import { StyleGAN2Generator, type StyleGAN2Config } from '../models/stylegan2.js
 
 export interface NetworkSetup {
   run: () => void;
+  /** The forward pass's result on the host (inference cases: accuracy comparisons). */
+  output?: () => Float32Array;
   release: () => void;
 }
 
@@ -24,6 +26,7 @@ export function encoderCase(config: EncoderConfig, size: number, batch: number, 
     return {
       encoder: enc,
       input: x,
+      output: train ? undefined : () => tidy(() => noGrad(() => enc.forward(x)).toArray()),
       run: () => tidy(() => {
         if (!train) { noGrad(() => enc.forward(x)); return; }
         const w = enc.forward(x);
@@ -45,6 +48,7 @@ export function generatorCase(options: StyleGAN2Config, backward: boolean) {
     return {
       generator: g,
       input: w,
+      output: backward ? undefined : () => tidy(() => noGrad(() => g.synthesis(w)).toArray()),
       run: () => tidy(() => {
         if (!backward) { noGrad(() => g.synthesis(w)); return; }
         const img = g.synthesis(w);

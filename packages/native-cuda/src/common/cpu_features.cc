@@ -11,9 +11,10 @@ const CpuFeatures& cpu_features() {
     r.fma = __builtin_cpu_supports("fma");
     r.avx512f = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    r.avx512bf16 = r.avx512f && __builtin_cpu_supports("avx512bf16");
     const char* forced = std::getenv("SGI_ISA");
-    if (forced && std::strcmp(forced, "avx2") == 0) r.avx512f = false;
-    if (forced && std::strcmp(forced, "generic") == 0) r.avx512f = r.avx2 = r.fma = false;
+    if (forced && std::strcmp(forced, "avx2") == 0) r.avx512f = r.avx512bf16 = false;
+    if (forced && std::strcmp(forced, "generic") == 0) r.avx512f = r.avx512bf16 = r.avx2 = r.fma = false;
     return r;
   }();
   return f;

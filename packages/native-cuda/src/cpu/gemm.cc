@@ -3,6 +3,7 @@
 // or the portable one here). Threads split C into column (or row) ranges, each thread packing
 // its own panels into thread-local buffers, so there is no synchronisation inside a GEMM.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include "common/cpu_features.h"
 #include "common/kernels/gemm.h"
@@ -36,7 +37,8 @@ void tile_generic(int64_t kc, const float* a, const float* b, float* c, int64_t 
 
 const MicroKernel kGeneric = {"generic-4x8", kGenericMR, kGenericNR, 128, 256, 2048, tile_generic, nullptr, nullptr, nullptr};
 
-thread_local Workspace tl_pack_a, tl_pack_b;
+thread_local Workspace tl_pack_a, tl_pack_b, tl_pairs_a, tl_pairs_b;
+std::atomic<int> g_precision{int(Precision::Float32)};
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -69,30 +71,38 @@ void run_block(const MicroKernel& uk, int64_t m0, int64_t m1, int64_t n0, int64_
   const int64_t MC = std::max<int64_t>(MR, (uk.mc / MR) * MR);
   const int64_t NC = std::max<int64_t>(NR, (uk.nc / NR) * NR);
   float* bufA = tl_pack_a.get(size_t(MC) * size_t(KC));
-  float* bufB = tl_pack_b.get(size_t(std::min<int64_t>(NC, ceil_div(n1 - n0, NR) * NR)) * size_t(KC));
+  const size_t b_size = size_t(std::min<int64_t>(NC, ceil_div(n1 - n0, NR) * NR)) * size_t(KC);
+  float* bufB = tl_pack_b.get(b_size);
+  // bf16: the packed panels are converted to pairs (half the depth) for the bf16 tile
+  const bool bf16 = use_bf16(uk);
+  uint32_t* pairsA = bf16 ? reinterpret_cast<uint32_t*>(tl_pairs_a.get(size_t(MC) * size_t(KC / 2 + 1))) : nullptr;
+  uint32_t* pairsB = bf16 ? reinterpret_cast<uint32_t*>(tl_pairs_b.get(b_size / size_t(KC) * size_t(KC / 2 + 1))) : nullptr;
   alignas(64) float tmp[kMaxTile];
   for (int64_t jc = n0; jc < n1; jc += NC) {
     const int64_t nc = std::min(NC, n1 - jc);
     for (int64_t pc = k0; pc < k1; pc += KC) {
       const int64_t kc = std::min(KC, k1 - pc);
+      const int64_t kc2 = (kc + 1) / 2;
       pb.pack(pc, kc, jc, nc, NR, bufB);
+      if (bf16)
+        for (int64_t jr = 0; jr < nc; jr += NR) uk.to_pairs(bufB + jr * kc, kc, NR, pairsB + jr * kc2);
       const float beta_k = pc == k0 ? beta : 1.f;
       for (int64_t ic = m0; ic < m1; ic += MC) {
         const int64_t mc = std::min(MC, m1 - ic);
         pa.pack(ic, mc, pc, kc, MR, bufA);
+        if (bf16)
+          for (int64_t ir = 0; ir < mc; ir += MR) uk.to_pairs(bufA + ir * kc, kc, MR, pairsA + ir * kc2);
         for (int64_t jr = 0; jr < nc; jr += NR) {
-          const float* bp = bufB + jr * kc;
           const int n = int(std::min<int64_t>(NR, nc - jr));
           for (int64_t ir = 0; ir < mc; ir += MR) {
-            const float* ap = bufA + ir * kc;
             const int m = int(std::min<int64_t>(MR, mc - ir));
             float* c = C + (ic + ir) * ldc + jc + jr;
-            if (m == MR && n == NR) {
-              uk.tile(kc, ap, bp, c, ldc, alpha, beta_k);
-            } else {
-              uk.tile(kc, ap, bp, tmp, NR, 1.f, 0.f);
-              merge_tile(tmp, NR, c, ldc, m, n, alpha, beta_k);
-            }
+            const bool full = m == MR && n == NR;
+            float* dst = full ? c : tmp;
+            const int64_t ld = full ? ldc : NR;
+            if (bf16) uk.tile_bf16(kc2, pairsA + ir * kc2, pairsB + jr * kc2, dst, ld, full ? alpha : 1.f, full ? beta_k : 0.f);
+            else uk.tile(kc, bufA + ir * kc, bufB + jr * kc, dst, ld, full ? alpha : 1.f, full ? beta_k : 0.f);
+            if (!full) merge_tile(tmp, NR, c, ldc, m, n, alpha, beta_k);
           }
         }
       }
@@ -102,6 +112,12 @@ void run_block(const MicroKernel& uk, int64_t m0, int64_t m1, int64_t n0, int64_
 }  // namespace
 
 const MicroKernel& micro_kernel_generic() { return kGeneric; }
+
+void gemm_set_precision(Precision p) { g_precision.store(int(p)); }
+Precision gemm_precision() { return Precision(g_precision.load()); }
+bool use_bf16(const MicroKernel& uk) {
+  return uk.tile_bf16 && gemm_precision() == Precision::BFloat16 && cpu_features().avx512bf16;
+}
 
 const MicroKernel& micro_kernel() {
   static const MicroKernel* k = [] {
@@ -391,6 +407,14 @@ void sum_rows(int64_t M, int64_t N, const float* g, float* gb) {
 }
 
 const char* gemm_kernel_name() { return micro_kernel().name; }
+
+bool bf16_supported() { return micro_kernel().tile_bf16 && cpu_features().avx512bf16; }
+bool set_bf16(bool on) {
+  if (on && !bf16_supported()) return false;
+  gemm_set_precision(on ? Precision::BFloat16 : Precision::Float32);
+  return true;
+}
+bool bf16_enabled() { return use_bf16(micro_kernel()); }
 
 double fma_peak_gflops(double seconds) {
   const char* isa = cpu_isa();

@@ -96,7 +96,9 @@ struct Vec {
 #include "cpu/gemm_vector_impl.h"
 namespace {
 
-const MicroKernel kAvx512 = {"avx512-14x32", MR, NR, MR * 24, 256, 32 * 96, tile_14x32, pack_a_14, pack_bt_32, vector_dots};
+// The bf16 pieces live in cpu/gemm_avx512bf16.cc (compiled with -mavx512bf16; use_bf16 checks the CPU).
+const MicroKernel kAvx512 = {"avx512-14x32", MR, NR, MR * 24, 256, 32 * 96, tile_14x32, pack_a_14, pack_bt_32, vector_dots,
+                             tile_14x32_bf16, to_pairs_avx512bf16};
 }  // namespace
 
 const MicroKernel* micro_kernel_avx512() { return &kAvx512; }

@@ -43,7 +43,25 @@ struct MicroKernel {
   // M rows of a (row stride la) with `rows` <= 4 consecutive rows of B (row stride ldb), length K,
   // into out[i*4 + r]. Memory bound: B is streamed once, each load used by all M rows.
   void (*dots)(int M, int64_t K, const float* a, int64_t la, const float* B, int64_t ldb, int rows, float* out);
+  // Optional bf16 path (precision bf16, AVX-512 BF16): the same tile from bf16 pairs, each 32-bit
+  // element holding the values at depths 2k (low half) and 2k+1 (high half), rounded to nearest
+  // even: a [kc2][MR], b [kc2][NR]; products are summed in float32.
+  void (*tile_bf16)(int64_t kc2, const uint32_t* a, const uint32_t* b, float* c, int64_t ldc, float alpha, float beta);
+  // Float32 panel [kc][width] (width MR or NR) -> pairs [ceil(kc/2)][width] (an odd last depth pairs with 0).
+  void (*to_pairs)(const float* panel, int64_t kc, int width, uint32_t* dst);
 };
+
+// The precision of the CPU GEMMs (process-wide, default float32). Bf16 rounds both operands of
+// every product to bfloat16 (8-bit mantissa) and accumulates in float32: about twice the
+// multiply-add rate where the CPU has AVX-512 BF16, for inference that tolerates ~1e-2 relative error.
+enum class Precision : int { Float32 = 0, BFloat16 = 1 };
+void gemm_set_precision(Precision p);
+Precision gemm_precision();
+// True when GEMMs on this kernel run in bf16 now (bf16 requested and the kernel has the path).
+bool use_bf16(const MicroKernel& uk);
+// The bf16 pieces for the AVX-512 kernel (cpu/gemm_avx512bf16.cc).
+void tile_14x32_bf16(int64_t kc2, const uint32_t* a, const uint32_t* b, float* c, int64_t ldc, float alpha, float beta);
+void to_pairs_avx512bf16(const float* panel, int64_t kc, int width, uint32_t* dst);
 const MicroKernel* micro_kernel_avx512();  // cpu/gemm_avx512.cc
 const MicroKernel* micro_kernel_avx2();    // cpu/gemm_avx2.cc
 double fma_peak_avx512(int64_t iters, float* sink);  // cpu/gemm_avx512.cc

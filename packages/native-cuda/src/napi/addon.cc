@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include "common/cpu_features.h"
+#include "common/kernels/gemm.h"
 #include "common/parallel.h"
 #include "napi/registry.h"
 #include "napi/storage.h"
@@ -89,6 +90,7 @@ SGI_NAPI(info) {
   Napi::Object cpu = Napi::Object::New(env);
   cpu.Set("isa", cpu_isa());
   cpu.Set("threads", num_threads());
+  cpu.Set("bf16", cpu::bf16_supported());  // AVX-512 BF16: native.precision('bf16') is available
   o.Set("cpu", cpu);
   CudaStatus st = cuda::status();
   Napi::Object c = Napi::Object::New(env);

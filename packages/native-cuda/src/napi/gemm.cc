@@ -87,6 +87,21 @@ SGI_NAPI(sumRows) {
 // gemmKernel() -> the CPU micro-kernel in use ("avx512-14x32", "avx2-6x16" or "generic-4x8")
 SGI_NAPI(gemmKernel) { return Napi::String::New(info.Env(), cpu::gemm_kernel_name()); }
 
+// precision(name?) -> 'float32' | 'bf16', the precision of the CPU's GEMMs and convolutions; with a
+// name, sets it first ('bf16' needs AVX-512 BF16 and throws elsewhere, naming what the CPU has).
+SGI_NAPI_SETTING(precision) {
+  Args args(info, "precision");
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    if (!info[0].IsString()) args.fail("argument 'name' must be 'float32' or 'bf16'");
+    const std::string s = info[0].As<Napi::String>().Utf8Value();
+    if (s != "float32" && s != "bf16") args.fail("unknown precision '" + s + "' (expected 'float32' or 'bf16')");
+    if (!cpu::set_bf16(s == "bf16"))
+      args.fail(std::string("bf16 needs a CPU with AVX-512 BF16 (vdpbf16ps); this one runs the ") + cpu::gemm_kernel_name() +
+                " kernel without it");
+  }
+  return Napi::String::New(info.Env(), cpu::bf16_enabled() ? "bf16" : "float32");
+}
+
 // fmaPeak(seconds = 0.5): the float32 FMA peak of the kernel threads, GFLOP/s, measured (not a kernel).
 SGI_NAPI_SETTING(fmaPeak) {
   Args args(info, "fmaPeak");

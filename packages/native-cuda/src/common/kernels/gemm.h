@@ -32,6 +32,12 @@ const char* gemm_kernel_name();
 // The machine's float32 FMA peak in GFLOP/s, measured: every kernel thread runs independent FMAs
 // on registers (the ISA the GEMM uses) for about `seconds`; the yardstick of the GEMM's efficiency.
 double fma_peak_gflops(double seconds);
+// The precision of the CPU's GEMMs and convolutions (process-wide): false float32 (the default),
+// true bf16 products with float32 sums (AVX-512 BF16 only: set_bf16(true) returns false elsewhere
+// and changes nothing). See cpu/gemm_internal.h.
+bool set_bf16(bool on);
+bool bf16_enabled();
+bool bf16_supported();
 }  // namespace cpu
 
 namespace cuda {
