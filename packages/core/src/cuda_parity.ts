@@ -246,7 +246,7 @@ export const CUDA_PARITY_CASES: ParityCase[] = [
 ];
 
 /** The fused inference path of eval-mode networks on the CPU (ops/conv_inference.ts): no CUDA version. */
-export const CPU_ONLY_KERNELS = ['conv2dWinogradWeights', 'conv2dForwardFused'];
+export const CPU_ONLY_KERNELS = ['conv2dWinogradWeights', 'conv2dForwardFused', 'scaleChannelsAdd'];
 
 /** Native functions that are not kernels (memory, queries, collectives, test hooks, CPU-only fusions): not device-dispatched. */
 

@@ -66,6 +66,14 @@ describe('conv2dFused: input affine, bias and PReLU in one pass', () => {
             const opts = { stride: sh.s, padding: sh.p, groups: sh.g };
             const want = reference(sh, xa, wa, ba, a, t, sl);
             expectClose(ops.conv2dFused(x, w, b, fusion, opts), want, 1e-4, 'fused');
+            // the output channels' sums, gathered as the output is stored
+            const n = sh.x[0]!, plane = want.length / (n * k);
+            const sums = Tensor.empty([n, k]);
+            const y = ops.conv2dFused(x, w, b, { ...fusion, channelSums: sums }, opts);
+            expectClose(y, want, 1e-4, 'fused, with channel sums');
+            const wantSums = new Float32Array(n * k);
+            for (let i = 0; i < want.length; i++) wantSums[Math.floor(i / plane)]! += want[i]!;
+            expectClose(sums, wantSums, 1e-5, 'channel sums');
             const prepared = ops.conv2dPrepare(sh.x, w, opts);
             // Prepared weights exactly where the forward pass runs Winograd.
             const winograd = sh.s === 1 && sh.w[2] === 3 && (algo === 'winograd' || (algo === 'auto' && c / sh.g >= 16));
@@ -134,6 +142,16 @@ describe('conv2dFused: input affine, bias and PReLU in one pass', () => {
       const other = r([1, 16, 32, 32], 5), w8 = r([8, 16, 3, 3], 6);
       expect(() => ops.conv2dFused(other, w8, null, {}, { padding: 1 }, big)).toThrow(/conv2dForwardFused.*prepared/);
       big.release();
+    });
+  });
+
+  it('scaleChannelsAdd: x * scale[n, c] + residual in one pass, inference only', () => {
+    tidy(() => {
+      const r = (shape: number[], seed: number) => randTensor(shape, seed).detach();
+      const x = r([2, 5, 3, 4], 1), s = r([2, 5], 2), res = r([2, 5, 3, 4], 3);
+      expectClose(ops.scaleChannelsAdd(x, s, res), ops.add(ops.mul(x, ops.reshape(s, [2, 5, 1, 1])), res).toArray(), 0, 'scaleChannelsAdd');
+      expect(() => ops.scaleChannelsAdd(x, r([5], 4), res)).toThrow(/scaleChannelsAdd: x \[2, 5, 3, 4\], scale \[5\]/);
+      expect(() => ops.scaleChannelsAdd(randTensor([2, 5, 3, 4], 5), s, res)).toThrow(/scaleChannelsAdd: inference only/);
     });
   });
 

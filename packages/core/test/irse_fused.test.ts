@@ -22,7 +22,7 @@ function backbone(seed: number): IRSEBackbone {
 }
 
 /** Counts calls of a native function while fn runs. */
-function countCalls(name: 'conv2dForwardFused' | 'batchNormForward', fn: () => void): number {
+function countCalls(name: 'conv2dForwardFused' | 'batchNormForward' | 'adaptiveAvgPool2dForward', fn: () => void): number {
   const table = native as unknown as Record<string, (...a: unknown[]) => unknown>;
   const original = table[name]!;
   let calls = 0;
@@ -42,6 +42,10 @@ describe('IR-SE fused inference', () => {
       net.freeze();
       let fused: Float32Array[] = [];
       expect(countCalls('batchNormForward', () => { fused = stages(net, x); })).toBe(0);
+      // the SE gates' means come from the convolutions' channel sums, not from a pooling pass
+      expect(countCalls('adaptiveAvgPool2dForward', () => stages(net, x))).toBe(0);
+      net.train(false).freeze(false);
+      expect(countCalls('adaptiveAvgPool2dForward', () => stages(net, x))).toBe(4);
       expect(fused.length).toBe(2);
       fused.forEach((f, i) => expectClose(f, plain[i]!, 1e-5, `stage ${i}`));
       net.release();

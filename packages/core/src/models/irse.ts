@@ -22,9 +22,11 @@ export class SEModule extends Module {
     this.fc2 = this.child('fc2', new Conv2d(hidden, channels, 1, { bias: false, rng }));
   }
   forward(x: Tensor): Tensor {
-    const s = ops.adaptiveAvgPool2d(x, [1, 1]);
-    const gate = ops.sigmoid(this.fc2.forward(ops.relu(this.fc1.forward(s))));
-    return ops.mul(x, gate);
+    return ops.mul(x, this.gate(ops.adaptiveAvgPool2d(x, [1, 1])));
+  }
+  /** The gate [N, C, 1, 1] from the channel means [N, C, 1, 1]. */
+  gate(means: Tensor): Tensor {
+    return ops.sigmoid(this.fc2.forward(ops.relu(this.fc1.forward(means))));
   }
 }
 
@@ -71,7 +73,9 @@ export class BottleneckIRSE extends Module {
 /**
  * The unit in eval mode with frozen weights (nn/inference.ts): the first BatchNorm is the input
  * affine of the first convolution and the PReLU its epilogue; the last BatchNorm is folded into
- * the second convolution, the shortcut's into its 1x1 convolution. Same values as the layers.
+ * the second convolution, the shortcut's into its 1x1 convolution; the SE gate's channel means are
+ * summed as the second convolution stores its output, and the gate and the residual are applied
+ * in one pass. Same values as the layers.
  */
 class FusedUnit {
   private readonly inScale: Tensor;
@@ -98,10 +102,12 @@ class FusedUnit {
       ? this.shortcut.forward(x)
       : u.stride === 1 ? x : ops.maxPool2d(x, { kernel: 1, stride: u.stride });
     const h = this.conv1.forward(x, { inScale: this.inScale, inShift: this.inShift, slope: this.slope });
-    let r = this.conv2.forward(h);
     const se = u.res.layers[5] as SEModule | undefined;
-    if (se) r = se.forward(r);
-    return ops.add(r, shortcut);
+    if (!se) return ops.add(this.conv2.forward(h), shortcut);
+    const sums = Tensor.empty([h.shape[0]!, u.depth], h.device);
+    const r = this.conv2.forward(h, { channelSums: sums });
+    const means = ops.reshape(ops.scale(sums, 1 / (r.shape[2]! * r.shape[3]!)), [h.shape[0]!, u.depth, 1, 1]);
+    return ops.scaleChannelsAdd(r, se.gate(means), shortcut);
   }
 
   release(): void {

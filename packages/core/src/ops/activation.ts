@@ -3,8 +3,10 @@
 // Native kernels: src/cpu/activation.cc, src/cuda/activation.cu (napi/activation.cc).
 import { native, type Storage } from '../native.js';
 import { Tensor } from '../tensor.js';
-import { attachGrad } from '../autograd.js';
+import { attachGrad, needsGrad } from '../autograd.js';
 import { shapeStr } from '../shape.js';
+import { add, mul } from './elementwise.js';
+import { reshape } from './shape.js';
 
 declare module '../native.js' {
   interface Native {
@@ -16,7 +18,27 @@ declare module '../native.js' {
       x: Storage, bias: Storage | null, gy: Storage, gx: Storage | null, gbias: Storage | null,
       n: number, c: number, s: number, slope: number, gain: number,
     ): void;
+    /** y = x * scale[n, c] + residual in one pass (CPU only: the fused inference path). */
+    scaleChannelsAdd(x: Storage, scale: Storage, residual: Storage, y: Storage, n: number, c: number, s: number): void;
   }
+}
+
+/**
+ * Inference only: x * scale[n, c] + residual for x and residual [N, C, ...] and scale [N, C]
+ * (a squeeze-and-excitation gate and the residual connection after it). One pass on the CPU; the
+ * element-wise ops on CUDA. Throws when a gradient is needed.
+ */
+export function scaleChannelsAdd(x: Tensor, scale: Tensor, residual: Tensor): Tensor {
+  const op = 'scaleChannelsAdd';
+  const { n, c, s } = channelView(op, x);
+  if (scale.numel !== n * c || residual.numel !== x.numel || residual.shape[1] !== c || residual.device !== x.device || scale.device !== x.device) {
+    throw new Error(`${op}: x ${shapeStr(x.shape)}, scale ${shapeStr(scale.shape)} and residual ${shapeStr(residual.shape)} must be [N, C, ...], [N, C] and like x, on one device`);
+  }
+  if (needsGrad(x, scale, residual)) throw new Error(`${op}: inference only, but a gradient is needed (use mul and add)`);
+  if (x.device === 'cuda') return add(mul(x, reshape(scale, [n, c, ...x.shape.slice(2).map(() => 1)])), residual);
+  const y = Tensor.empty(x.shape, x.device);
+  native.scaleChannelsAdd(x.storage, scale.storage, residual.storage, y.storage, n, c, s);
+  return y;
 }
 
 /** [n, c, s] view of a tensor with channels on dim 1 (s = product of the dims after it). */

@@ -6,7 +6,7 @@
 import { native, type Storage } from '../native.js';
 import { Tensor } from '../tensor.js';
 import { attachGrad, needsGrad } from '../autograd.js';
-import { add, mul } from './elementwise.js';
+import { add, mul, sum } from './elementwise.js';
 import { prelu } from './activation.js';
 import { reshape } from './shape.js';
 import { shapeStr } from '../shape.js';
@@ -27,7 +27,7 @@ declare module '../native.js' {
      * each vector per channel and optional; prepared = conv2dWinogradWeights(w, params).
      */
     conv2dForwardFused(x: Storage, w: Storage, prepared: Storage | null, b: Storage | null, inScale: Storage | null,
-      inShift: Storage | null, slope: Storage | null, y: Storage, params: readonly number[]): void;
+      inShift: Storage | null, slope: Storage | null, y: Storage, params: readonly number[], sums?: Storage | null): void;
     /** w transformed for the Winograd forward pass of params (CPU), or null when that pass would not use Winograd. */
     conv2dWinogradWeights(w: Storage, params: readonly number[]): Storage | null;
     /** The CPU forward algorithm in force; with a name, sets it first (tests, benchmarks). */
@@ -147,6 +147,8 @@ export interface ConvFusion {
   inShift?: Tensor | null;
   /** PReLU slopes per output channel, applied after the bias. */
   slope?: Tensor | null;
+  /** Filled with each output channel's sum, [N, Cout] (a global average pool without a pass of its own). */
+  channelSums?: Tensor | null;
 }
 
 /**
@@ -157,12 +159,13 @@ export interface ConvFusion {
  */
 export function conv2dFused(x: Tensor, w: Tensor, b: Tensor | null, fusion: ConvFusion, opts: Conv2dOptions = {}, prepared: Storage | null = null): Tensor {
   const op = 'conv2dFused';
-  const { inScale = null, inShift = null, slope = null } = fusion;
+  const { inScale = null, inShift = null, slope = null, channelSums = null } = fusion;
   if (needsGrad(x, w, b, inScale, inShift, slope)) throw new Error(`${op}: inference only, but a gradient is needed (use conv2d, batchNorm and prelu, or noGrad)`);
   const { params, outShape } = conv2dGeometry(op, x, w, b, opts);
   const [, c, , ] = x.shape as unknown as number[];
   const k = outShape[1]!;
-  for (const [name, t, n] of [['inScale', inScale, c], ['inShift', inShift, c], ['slope', slope, k]] as const) {
+  const n0 = outShape[0]!;
+  for (const [name, t, n] of [['inScale', inScale, c], ['inShift', inShift, c], ['slope', slope, k], ['channelSums', channelSums, n0 * k]] as const) {
     if (t && (t.numel !== n || t.device !== x.device)) throw new Error(`${op}: ${name} ${shapeStr(t.shape)} on ${t.device} must hold ${n} values on ${x.device}`);
   }
   if (x.device === 'cuda') {
@@ -170,12 +173,18 @@ export function conv2dFused(x: Tensor, w: Tensor, b: Tensor | null, fusion: Conv
     let xin = x;
     if (inScale) xin = mul(xin, channel(inScale));
     if (inShift) xin = add(xin, channel(inShift));
-    const y = conv2d(xin, w, b, opts);
-    return slope ? prelu(y, slope) : y;
+    const y0 = conv2d(xin, w, b, opts);
+    const y = slope ? prelu(y0, slope) : y0;
+    if (channelSums) {
+      const s = sum(y, [2, 3]);
+      native.copyInto(channelSums.storage, s.storage);
+      s.release();
+    }
+    return y;
   }
   const y = Tensor.empty(outShape, x.device);
   native.conv2dForwardFused(x.storage, w.storage, prepared, b?.storage ?? null, inScale?.storage ?? null, inShift?.storage ?? null,
-    slope?.storage ?? null, y.storage, params);
+    slope?.storage ?? null, y.storage, params, channelSums?.storage ?? null);
   return y;
 }
 

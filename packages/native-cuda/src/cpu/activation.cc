@@ -31,6 +31,19 @@ inline float select(bool cond, float a, float b) {
 }
 }  // namespace
 
+void scale_channels_add(int64_t n, int64_t c, int64_t s, const float* x, const float* scale, const float* residual, float* y) {
+  parallel_for(n * c, grain_for(s), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float a = scale[r];
+      const float* px = x + r * s;
+      const float* pr = residual + r * s;
+      float* py = y + r * s;
+#pragma omp simd
+      for (int64_t i = 0; i < s; ++i) py[i] = px[i] * a + pr[i];
+    }
+  });
+}
+
 void prelu_forward(int64_t n, int64_t c, int64_t s, const float* x, const float* w, float* y) {
   if (s == 1) {
     parallel_for(n, grain_for(c), [&](int64_t r0, int64_t r1) {

@@ -401,6 +401,19 @@ void conv2d_forward_fused(const Conv2dParams& p, const float* x, const float* w,
   }
   conv2d_forward(p, x, w, b, y);
   if (f.slope) prelu_forward(p.n, p.k, p.oh * p.ow, y, f.slope, y);  // element-wise: in place is safe
+  if (f.channel_sums) {
+    const int64_t plane = p.oh * p.ow;
+    parallel_for(p.n * p.k, 4, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        float lanes[16] = {};
+        const float* v = y + r * plane;
+        for (int64_t i = 0; i < plane; ++i) lanes[i & 15] += v[i];
+        float s = 0.f;
+        for (float l : lanes) s += l;
+        f.channel_sums[r] = s;
+      }
+    });
+  }
 }
 
 void conv2d_backward_input(const Conv2dParams& p, const float* w, const float* gy, float* gx) {

@@ -55,6 +55,10 @@ struct Geometry {
   const float* in_scale = nullptr;
   const float* in_shift = nullptr;
   const float* slope = nullptr;
+  // Channel sums of the output (forward only, may be null): sums[n * sums_stride + k] += each
+  // stored value of output channel k (the group's) of image n.
+  float* sums = nullptr;
+  int64_t sums_stride = 0;
 };
 
 // Tile panels per block are at most this many (the transforms keep per-panel state on the stack).

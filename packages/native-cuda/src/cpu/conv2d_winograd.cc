@@ -55,6 +55,7 @@ winograd::Geometry group_geometry(const winograd::Geometry& g, int64_t gi) {
   if (g.in_scale) gg.in_scale = g.in_scale + gi * g.cg;
   if (g.in_shift) gg.in_shift = g.in_shift + gi * g.cg;
   if (g.slope) gg.slope = g.slope + gi * g.kg;
+  if (g.sums) gg.sums = g.sums + gi * g.kg;
   return gg;
 }
 
@@ -73,10 +74,14 @@ void forward_tile_blocks(const MicroKernel& uk, const winograd::Kernels& wk, con
   nb = std::max<int64_t>(1, std::min(nb, ceil_div(tile_panels, num_threads())));
   const int64_t blocks = ceil_div(tile_panels, nb);
   const int64_t kc = ceil_div(g.cg, ceil_div(g.cg, 256));  // depth blocks: the B panel stays in L1
-  thread_local Workspace ws_u;
+  thread_local Workspace ws_u, ws_sums;
   float* Uw = prepared ? nullptr : ws_u.get(size_t(36 * g.kp * g.cg));
+  // Channel sums: threads share output channels here, so each block sums into its own slice
+  // [n][kg], added up in block order afterwards (the same result every run).
+  float* partial = g.sums ? ws_sums.get(size_t(blocks * g.n * g.kg)) : nullptr;
   for (int64_t gi = 0; gi < groups; ++gi) {
     const winograd::Geometry gg = group_geometry(g0, gi);
+    if (partial) std::memset(partial, 0, sizeof(float) * size_t(blocks * g.n * g.kg));
     const float* U = prepared ? prepared + gi * 36 * g.kp * g.cg : Uw;
     if (!prepared) {
       const float* wg = w + gi * g.kg * g.cg * 9;
@@ -106,9 +111,20 @@ void forward_tile_blocks(const MicroKernel& uk, const winograd::Kernels& wk, con
             }
           }
         }
-        wk.output(gg, M, g.kp, 0, g.kg, tile0, panels, bg, yg);
+        if (partial) {
+          winograd::Geometry gb = gg;
+          gb.sums = partial + blk * g.n * g.kg;
+          gb.sums_stride = g.kg;
+          wk.output(gb, M, g.kp, 0, g.kg, tile0, panels, bg, yg);
+        } else {
+          wk.output(gg, M, g.kp, 0, g.kg, tile0, panels, bg, yg);
+        }
       }
     });
+    if (partial)
+      for (int64_t blk = 0; blk < blocks; ++blk)
+        for (int64_t n = 0; n < g.n; ++n)
+          for (int64_t k = 0; k < g.kg; ++k) gg.sums[n * g.sums_stride + k] += partial[(blk * g.n + n) * g.kg + k];
   }
 }
 
@@ -208,6 +224,8 @@ void winograd_forward(const Conv2dParams& p, const float* x, const float* w, con
   const int MR = wk.mr;
   winograd::Geometry g;
   g.in_scale = fusion.in_scale; g.in_shift = fusion.in_shift; g.slope = fusion.slope;
+  g.sums = fusion.channel_sums; g.sums_stride = p.k;
+  if (g.sums) std::memset(g.sums, 0, sizeof(float) * size_t(p.n * p.k));
   g.n = p.n; g.h = p.h; g.w = p.w; g.oh = p.oh; g.ow = p.ow;
   g.tiles_h = ceil_div(p.oh, 4); g.tiles_w = ceil_div(p.ow, 4); g.tiles = p.n * g.tiles_h * g.tiles_w;
   g.ph = p.ph; g.pw = p.pw;

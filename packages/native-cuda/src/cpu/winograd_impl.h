@@ -229,6 +229,7 @@ void wino_output(const Geometry& g, const float* M, int64_t m_rows, int64_t k0, 
         const int64_t x0 = run.tx0 * 4;
         const int64_t width = g.ow - x0 < 4 * int64_t(run.len) ? g.ow - x0 : 4 * int64_t(run.len);
         const int full = int(width / 4), rest = int(width % 4);
+        float run_sum = 0.f;
         for (int a = 0; a < 4; ++a) {
           const int64_t oy = ty * 4 + a;
           if (oy >= g.oh) break;
@@ -244,7 +245,10 @@ void wino_output(const Geometry& g, const float* M, int64_t m_rows, int64_t k0, 
             dst[4 * u + 3] = act(o3[u]);
           }
           for (int b = 0; b < rest; ++b) dst[4 * full + b] = act(o[a * 4 + b][run.l0 + full]);
+          if (g.sums)
+            for (int64_t i = 0; i < width; ++i) run_sum += dst[i];
         }
+        if (g.sums) g.sums[n * g.sums_stride + k] += run_sum;
       }
     }
   }

@@ -18,6 +18,21 @@ SGI_NAPI(preluForward) {
   return info.Env().Undefined();
 }
 
+// scaleChannelsAdd(x, scale, residual, y, n, c, s): y = x * scale[n, c] + residual (CPU only)
+SGI_NAPI(scaleChannelsAdd) {
+  Args args(info, "scaleChannelsAdd");
+  int64_t n = args.dim(4, "n"), c = args.dim(5, "c"), s = args.dim(6, "s");
+  const size_t numel = args.numel({n, c, s}, "x");
+  Storage *x = args.tensor(0, "x"), *sc = args.tensor(1, "scale"), *r = args.tensor(2, "residual"), *y = args.tensor(3, "y");
+  args.data(x, numel, "x");
+  args.data(sc, size_t(n * c), "scale");
+  args.data(r, numel, "residual");
+  args.data(y, numel, "y");
+  if (args.device({x, sc, r, y}) != Device::CPU) args.fail("runs on the CPU only (the fused inference path); got cuda tensors");
+  if (numel > 0) cpu::scale_channels_add(n, c, s, x->data(), sc->data(), r->data(), y->data());
+  return info.Env().Undefined();
+}
+
 // preluBackward(x, weight, gy, gx|null, gweight|null, n, c, s)
 SGI_NAPI(preluBackward) {
   Args args(info, "preluBackward");

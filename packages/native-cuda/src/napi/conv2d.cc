@@ -116,15 +116,18 @@ SGI_NAPI(conv2dWinogradWeights) {
   return out;
 }
 
-// conv2dForwardFused(x, w, prepared | null, b | null, inScale | null, inShift | null, slope | null, y, params):
+// conv2dForwardFused(x, w, prepared | null, b | null, inScale | null, inShift | null, slope | null, y, params, sums?):
 // y = prelu(conv(pad(x * inScale + inShift), w) + b, slope) on the CPU (common/kernels/conv2d.h);
-// prepared: conv2dWinogradWeights(w, params), used instead of transforming w again.
+// prepared: conv2dWinogradWeights(w, params), used instead of transforming w again; sums [n, k]
+// (optional): each output channel's sum, written as the output is stored.
 SGI_NAPI(conv2dForwardFused) {
   Args args(info, "conv2dForwardFused");
   Storage *x = args.tensor(0, "x"), *w = args.tensor(1, "w"), *u = args.optional_tensor(2, "prepared"), *b = args.optional_tensor(3, "b");
   Storage *sc = args.optional_tensor(4, "inScale"), *sh = args.optional_tensor(5, "inShift"), *sl = args.optional_tensor(6, "slope");
   Storage* y = args.tensor(7, "y");
   const Conv2dParams p = conv_params(args, 8);
+  Storage* sums = args.optional_tensor(9, "sums");
+  args.data(sums, size_t(p.n * p.k), "sums");
   args.data(x, x_numel(args, p), "x");
   args.data(w, w_numel(args, p), "w");
   args.data(b, size_t(p.k), "b");
@@ -132,7 +135,7 @@ SGI_NAPI(conv2dForwardFused) {
   args.data(sh, size_t(p.c), "inShift");
   args.data(sl, size_t(p.k), "slope");
   args.data(y, y_numel(args, p), "y");
-  require_cpu(args, {x, w, u, b, sc, sh, sl, y});
+  require_cpu(args, {x, w, u, b, sc, sh, sl, y, sums});
   if (u) {
     const int64_t size = cpu::conv2d_winograd_weights_size(p);
     if (size == 0) args.fail("'prepared' was given but this convolution " + dims_str({p.n, p.c, p.h, p.w, p.k, p.kh, p.kw, p.sh, p.sw}) + " does not run Winograd");
@@ -143,6 +146,7 @@ SGI_NAPI(conv2dForwardFused) {
   f.in_scale = sc ? sc->data() : nullptr;
   f.in_shift = sh ? sh->data() : nullptr;
   f.slope = sl ? sl->data() : nullptr;
+  f.channel_sums = sums ? sums->data() : nullptr;
   cpu::conv2d_forward_fused(p, x->data(), w->data(), b ? b->data() : nullptr, y->data(), f);
   return info.Env().Undefined();
 }

@@ -17,6 +17,9 @@ void fused_leaky_relu_forward(int64_t n, int64_t c, int64_t s, const float* x, c
 // gx = gy * gain * (z > 0 ? 1 : slope); gbias[c] = sum of gx over (n, s). gx / gbias may be null.
 void fused_leaky_relu_backward(int64_t n, int64_t c, int64_t s, const float* x, const float* bias, const float* gy,
                                float slope, float gain, float* gx, float* gbias);
+// y = x * scale[i, j] + residual (scale [n, c]): a squeeze-and-excitation gate and the residual
+// connection after it in one pass (the fused inference path; CPU only). y may alias x or residual.
+void scale_channels_add(int64_t n, int64_t c, int64_t s, const float* x, const float* scale, const float* residual, float* y);
 }  // namespace cpu
 
 namespace cuda {

@@ -47,6 +47,9 @@ struct ConvFusion {
   const float* in_shift = nullptr;
   const float* slope = nullptr;
   const float* prepared = nullptr;
+  // When given: channel_sums[n * k + j] = the sum of output channel j of image n (written, not
+  // accumulated), as the output is stored (a global average pool that needs no pass of its own).
+  float* channel_sums = nullptr;
 };
 void conv2d_forward_fused(const Conv2dParams& p, const float* x, const float* w, const float* b, float* y, const ConvFusion& f);
 // Elements of the transformed weights the forward pass of p would use (0: it would not run
