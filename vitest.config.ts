@@ -19,6 +19,7 @@ const cudaTests = ['packages/core/test/cuda_parity.test.ts', 'packages/core/test
  * take ~3 minutes there on 2 cores (~30 s on build-emu), too long for npm test.
  */
 const cudaAsanTests = cudaTests.filter((f) => !f.endsWith('/train_cuda.test.ts'));
+const cpuAsanTests = ['conv_fused', 'irse_fused', 'precision'].map((n) => `packages/core/test/${n}.test.ts`);
 const project = (name: string) => ({
   resolve: { alias },
   test: {
@@ -45,7 +46,8 @@ const cudaEmu = {
 
 /**
  * The same CUDA tests on the emulator built with AddressSanitizer and UBSan (build-emu-asan,
- * native-cuda:build-emu-asan), plus cuda_asan.test.ts, which proves the sanitizer is live. The
+ * native-cuda:build-emu-asan), plus cuda_asan.test.ts, which proves the sanitizer is live, and the
+ * tests of the CPU's fused inference and bf16 kernels (their buffers and partial sums). The
  * project's env reaches the forked workers when they are spawned (vitest passes it to fork()), so
  * LD_PRELOAD is in place before node starts; their child processes inherit it.
  */
@@ -53,7 +55,7 @@ const cudaEmuAsan = {
   resolve: { alias },
   test: {
     name: 'cuda-emu-asan',
-    include: [...cudaAsanTests, 'packages/core/test/cuda_asan.test.ts'],
+    include: [...cudaAsanTests, 'packages/core/test/cuda_asan.test.ts', ...cpuAsanTests],
     pool: 'forks' as const,
     testTimeout: 300_000,
     hookTimeout: 120_000,
