@@ -3,22 +3,15 @@
 #include <immintrin.h>
 #include "cpu/gemm_internal.h"
 #include "cpu/simd_transpose.h"
+#include "cpu/tile_14x32.h"
 
 namespace sgi::cpu::gemm_detail {
 
 namespace {
 constexpr int MR = 14, NR = 32;
 
-#define SGI_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
-
 void tile_14x32(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta) {
-#define SGI_DECL(r) __m512 c##r##0 = _mm512_setzero_ps(), c##r##1 = _mm512_setzero_ps();
-  SGI_ROWS(SGI_DECL)
-#undef SGI_DECL
-#define SGI_PF(r) _mm_prefetch(reinterpret_cast<const char*>(c + (r) * ldc), _MM_HINT_T0); \
-                  _mm_prefetch(reinterpret_cast<const char*>(c + (r) * ldc + 16), _MM_HINT_T0);
-  if (beta != 0.f) { SGI_ROWS(SGI_PF) }
-#undef SGI_PF
+  SGI_T14_BEGIN
 #define SGI_FMA(r)                                   \
   {                                                  \
     const __m512 ar = _mm512_set1_ps(a[r]);          \
@@ -28,28 +21,13 @@ void tile_14x32(int64_t kc, const float* a, const float* b, float* c, int64_t ld
   for (int64_t k = 0; k < kc; ++k) {
     const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
     _mm_prefetch(reinterpret_cast<const char*>(b + 8 * NR), _MM_HINT_T0);
-    SGI_ROWS(SGI_FMA)
+    SGI_T14_ROWS(SGI_FMA)
     a += MR;
     b += NR;
   }
 #undef SGI_FMA
-  const __m512 va = _mm512_set1_ps(alpha);
-  if (beta == 0.f) {
-#define SGI_STORE(r)                                                   \
-  _mm512_storeu_ps(c + (r) * ldc, _mm512_mul_ps(va, c##r##0));         \
-  _mm512_storeu_ps(c + (r) * ldc + 16, _mm512_mul_ps(va, c##r##1));
-    SGI_ROWS(SGI_STORE)
-#undef SGI_STORE
-  } else {
-    const __m512 vb = _mm512_set1_ps(beta);
-#define SGI_UPDATE(r)                                                                                          \
-  _mm512_storeu_ps(c + (r) * ldc, _mm512_fmadd_ps(va, c##r##0, _mm512_mul_ps(vb, _mm512_loadu_ps(c + (r) * ldc)))); \
-  _mm512_storeu_ps(c + (r) * ldc + 16, _mm512_fmadd_ps(va, c##r##1, _mm512_mul_ps(vb, _mm512_loadu_ps(c + (r) * ldc + 16))));
-    SGI_ROWS(SGI_UPDATE)
-#undef SGI_UPDATE
-  }
+  SGI_T14_END
 }
-#undef SGI_ROWS
 
 // A panel: 16 depths at a time, 14 rows (+2 zero rows) transposed in registers, 14-lane stores.
 void pack_a_14(const float* A, int64_t lda, int rows, int64_t kc, float* dst) {

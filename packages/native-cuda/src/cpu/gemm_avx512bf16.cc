@@ -4,6 +4,7 @@
 // Compiled with -mavx512bf16; called only where the CPU reports AVX-512 BF16.
 #include <immintrin.h>
 #include "cpu/gemm_internal.h"
+#include "cpu/tile_14x32.h"
 
 namespace sgi::cpu::gemm_detail {
 
@@ -12,12 +13,8 @@ constexpr int MR = 14, NR = 32;
 inline __m512bh as_bh(__m512i v) { return reinterpret_cast<__m512bh&>(v); }
 }  // namespace
 
-#define SGI_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
-
 void tile_14x32_bf16(int64_t kc2, const uint32_t* a, const uint32_t* b, float* c, int64_t ldc, float alpha, float beta) {
-#define SGI_DECL(r) __m512 c##r##0 = _mm512_setzero_ps(), c##r##1 = _mm512_setzero_ps();
-  SGI_ROWS(SGI_DECL)
-#undef SGI_DECL
+  SGI_T14_BEGIN
 #define SGI_DOT(r)                                                        \
   {                                                                       \
     const __m512bh ar = as_bh(_mm512_set1_epi32(int(a[r])));              \
@@ -27,28 +24,13 @@ void tile_14x32_bf16(int64_t kc2, const uint32_t* a, const uint32_t* b, float* c
   for (int64_t k = 0; k < kc2; ++k) {
     const __m512bh b0 = as_bh(_mm512_loadu_si512(b)), b1 = as_bh(_mm512_loadu_si512(b + 16));
     _mm_prefetch(reinterpret_cast<const char*>(b + 8 * NR), _MM_HINT_T0);
-    SGI_ROWS(SGI_DOT)
+    SGI_T14_ROWS(SGI_DOT)
     a += MR;
     b += NR;
   }
 #undef SGI_DOT
-  const __m512 va = _mm512_set1_ps(alpha);
-  if (beta == 0.f) {
-#define SGI_STORE(r)                                                   \
-  _mm512_storeu_ps(c + (r) * ldc, _mm512_mul_ps(va, c##r##0));         \
-  _mm512_storeu_ps(c + (r) * ldc + 16, _mm512_mul_ps(va, c##r##1));
-    SGI_ROWS(SGI_STORE)
-#undef SGI_STORE
-  } else {
-    const __m512 vb = _mm512_set1_ps(beta);
-#define SGI_UPDATE(r)                                                                                          \
-  _mm512_storeu_ps(c + (r) * ldc, _mm512_fmadd_ps(va, c##r##0, _mm512_mul_ps(vb, _mm512_loadu_ps(c + (r) * ldc)))); \
-  _mm512_storeu_ps(c + (r) * ldc + 16, _mm512_fmadd_ps(va, c##r##1, _mm512_mul_ps(vb, _mm512_loadu_ps(c + (r) * ldc + 16))));
-    SGI_ROWS(SGI_UPDATE)
-#undef SGI_UPDATE
-  }
+  SGI_T14_END
 }
-#undef SGI_ROWS
 
 // Rows 2k and 2k+1 of the panel, 16 lanes at a time: both rounded to bf16 in one vcvtne2ps2bf16
 // (nearest even; row 2k in the low 16 halves), then interleaved so lane i holds (row 2k, row 2k+1).
