@@ -78,6 +78,7 @@ describe('conv2dFused: input affine, bias and PReLU in one pass', () => {
             // Prepared weights exactly where the forward pass runs Winograd.
             const winograd = sh.s === 1 && sh.w[2] === 3 && (algo === 'winograd' || (algo === 'auto' && c / sh.g >= 16));
             expect(prepared !== null).toBe(winograd);
+            expect(ops.conv2dUsesWinograd(sh.x, w, opts)).toBe(winograd);
             if (prepared) {
               expectClose(ops.conv2dFused(x, w, b, fusion, opts, prepared), want, 1e-4, 'fused, prepared weights');
               prepared.release();
@@ -125,6 +126,19 @@ describe('conv2dFused: input affine, bias and PReLU in one pass', () => {
       other.out.forEach((o, i) => expectClose(Float32Array.from(o), Float32Array.from(best.out[i]!), 1e-5, `${other.isa} vs ${best.isa}, shape ${i}`));
     }
   }, 60_000);
+
+  it('weights prepared for one input shape serve every shape that runs Winograd', () => {
+    tidy(() => {
+      const w = data([24, 16, 3, 3], 80), b = data([24], 81);
+      const prepared = ops.conv2dPrepare([1, 16, 16, 16], Tensor.fromArray(w, [24, 16, 3, 3]), { padding: 1 })!;
+      for (const shape of [[1, 16, 16, 16], [3, 16, 21, 17], [1, 16, 40, 8]]) {
+        const x = Tensor.fromArray(data(shape, 82), shape), wt = Tensor.fromArray(w, [24, 16, 3, 3]), bt = Tensor.fromArray(b, [24]);
+        expect(ops.conv2dUsesWinograd(shape, wt, { padding: 1 })).toBe(true);
+        expectClose(ops.conv2dFused(x, wt, bt, {}, { padding: 1 }, prepared), ops.conv2d(x, wt, bt, { padding: 1 }).toArray(), 1e-6, `shape ${shape}`);
+      }
+      prepared.release();
+    });
+  });
 
   it('refuses to run where a gradient is needed, and checks its vectors and prepared weights', () => {
     tidy(() => {

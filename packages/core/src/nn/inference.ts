@@ -1,7 +1,7 @@
 // Eval-mode inference with the per-channel layers folded into the convolutions: a BatchNorm after
 // a convolution goes into its weights and bias, a BatchNorm before one becomes the input affine of
 // ops.conv2dFused, a PReLU after one its epilogue, and on the CPU the Winograd transform of the
-// weights is done once per input size instead of every call. Modules use it when they are in eval
+// weights is done once instead of every call. Modules use it when they are in eval
 // mode, their parameters are frozen and no gradient is needed (canFuse); the IR-SE units do
 // (models/irse.ts). Derived tensors are rebuilt after anything that may change the weights:
 // loadStateDict, to(), train()/eval() and freeze() bump an epoch, and a replaced storage is seen.
@@ -67,14 +67,17 @@ const constant = (data: Float32Array, shape: readonly number[], device: Tensor['
 
 /**
  * A convolution ready for inference: the BatchNorm that follows it (if any) folded into its
- * weights and bias, the Winograd weights prepared per input shape, and conv2dFused for the
+ * weights and bias, the Winograd weights prepared once (they serve every input shape that runs Winograd), and conv2dFused for the
  * per-channel operations around it.
  */
 export class FusedConv {
   private readonly weight: Tensor;
   private readonly bias: Tensor | null;
   private readonly owned: Tensor[] = [];
-  private readonly prepared = new Map<string, Storage | null>();
+  /** The Winograd weights (one set serves every input shape that runs Winograd), made on first use. */
+  private prepared: Storage | null = null;
+  /** Per input shape and CPU algorithm setting: whether the forward pass runs Winograd. */
+  private readonly winograd = new Map<string, boolean>();
 
   constructor(private readonly conv: Conv2d, after: BatchNorm | null = null) {
     if (!after) {
@@ -101,16 +104,17 @@ export class FusedConv {
     let prepared: Storage | null = null;
     if (x.device === 'cpu') {
       const key = `${x.shape.join('x')} ${native.conv2dAlgorithm()}`;
-      if (!this.prepared.has(key)) this.prepared.set(key, ops.conv2dPrepare(x.shape, this.weight, this.opts));
-      prepared = this.prepared.get(key)!;
+      if (!this.winograd.has(key)) this.winograd.set(key, ops.conv2dUsesWinograd(x.shape, this.weight, this.opts));
+      if (this.winograd.get(key)) prepared = this.prepared ??= ops.conv2dPrepare(x.shape, this.weight, this.opts);
     }
     return ops.conv2dFused(x, this.weight, this.bias, fusion, this.opts, prepared);
   }
 
   release(): void {
     for (const t of this.owned) t.release();
-    for (const s of this.prepared.values()) s?.release();
-    this.prepared.clear();
+    this.prepared?.release();
+    this.prepared = null;
+    this.winograd.clear();
   }
 }
 

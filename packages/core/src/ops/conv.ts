@@ -30,6 +30,8 @@ declare module '../native.js' {
       inShift: Storage | null, slope: Storage | null, y: Storage, params: readonly number[], sums?: Storage | null): void;
     /** w transformed for the Winograd forward pass of params (CPU), or null when that pass would not use Winograd. */
     conv2dWinogradWeights(w: Storage, params: readonly number[]): Storage | null;
+    /** Whether the CPU forward pass of params runs Winograd with the algorithm in force (weights prepared for one such shape serve all). */
+    conv2dUsesWinograd(params: readonly number[]): boolean;
     /** The CPU forward algorithm in force; with a name, sets it first (tests, benchmarks). */
     conv2dAlgorithm(name?: 'auto' | 'gemm' | 'winograd'): 'auto' | 'gemm' | 'winograd';
   }
@@ -191,13 +193,22 @@ export function conv2dFused(x: Tensor, w: Tensor, b: Tensor | null, fusion: Conv
 /**
  * The weights of a convolution on inputs of xShape transformed once for the CPU's Winograd pass
  * (conv2dFused then skips that transform), or null where that pass is not used (other shapes,
- * another algorithm forced, CUDA). Valid while w and the algorithm setting stay as they are.
+ * another algorithm forced, CUDA). They serve every input shape for which conv2dUsesWinograd is
+ * true, while w stays as it is.
  */
 export function conv2dPrepare(xShape: readonly number[], w: Tensor, opts: Conv2dOptions = {}): Storage | null {
   if (w.device !== 'cpu') return null;
+  return native.conv2dWinogradWeights(w.storage, conv2dParamsFor(xShape, w, opts));
+}
+
+/** Whether a convolution of w on inputs of xShape runs Winograd on the CPU now (false on CUDA). */
+export function conv2dUsesWinograd(xShape: readonly number[], w: Tensor, opts: Conv2dOptions = {}): boolean {
+  return w.device === 'cpu' && native.conv2dUsesWinograd(conv2dParamsFor(xShape, w, opts));
+}
+
+function conv2dParamsFor(xShape: readonly number[], w: Tensor, opts: Conv2dOptions): number[] {
   const x = { shape: xShape, ndim: xShape.length, device: w.device } as unknown as Tensor;
-  const { params } = conv2dGeometry('conv2dPrepare', x, w, null, opts);
-  return native.conv2dWinogradWeights(w.storage, params);
+  return conv2dGeometry('conv2dPrepare', x, w, null, opts).params;
 }
 
 /**

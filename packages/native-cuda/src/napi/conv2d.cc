@@ -116,6 +116,13 @@ SGI_NAPI(conv2dWinogradWeights) {
   return out;
 }
 
+// conv2dUsesWinograd(params) -> whether the CPU forward pass of params runs Winograd now (so that
+// weights prepared by conv2dWinogradWeights apply); not a kernel.
+SGI_NAPI_SETTING(conv2dUsesWinograd) {
+  Args args(info, "conv2dUsesWinograd");
+  return Napi::Boolean::New(info.Env(), cpu::conv2d_winograd_weights_size(conv_params(args, 0)) > 0);
+}
+
 // conv2dForwardFused(x, w, prepared | null, b | null, inScale | null, inShift | null, slope | null, y, params, sums?):
 // y = prelu(conv(pad(x * inScale + inShift), w) + b, slope) on the CPU (common/kernels/conv2d.h);
 // prepared: conv2dWinogradWeights(w, params), used instead of transforming w again; sums [n, k]
