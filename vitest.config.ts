@@ -13,7 +13,7 @@ const alias = {
   '@sgi/eval': src('eval'),
 };
 /** Tests of the CUDA path: run on the CUDA emulator build (SGI_CUDA_EMU=ON, build-emu) by the 'cuda-emu' project. */
-const cudaTests = ['packages/core/test/cuda_parity.test.ts', 'packages/core/test/cuda_emulator.test.ts', 'packages/core/test/cuda_determinism.test.ts', 'packages/core/test/cuda_allocator.test.ts', 'packages/core/test/cuda_cudnn_fallback.test.ts', 'packages/core/test/cuda_vendor.test.ts', 'packages/trainer/test/train_cuda.test.ts'];
+const cudaTests = ['packages/core/test/cuda_parity.test.ts', 'packages/core/test/cuda_emulator.test.ts', 'packages/core/test/cuda_determinism.test.ts', 'packages/core/test/cuda_allocator.test.ts', 'packages/core/test/cuda_cudnn_fallback.test.ts', 'packages/core/test/cuda_vendor.test.ts', 'packages/core/test/cuda_fused.test.ts', 'packages/trainer/test/train_cuda.test.ts'];
 /**
  * The CUDA tests run on the sanitizer build (cuda-emu-asan): all but the 20 training steps, which
  * take ~3 minutes there on 2 cores (~30 s on build-emu), too long for npm test.
