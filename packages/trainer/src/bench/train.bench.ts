@@ -6,6 +6,7 @@
 // the next slow part is visible. Loss networks without weight files run on random weights (speed
 // does not depend on the values). Usage: node packages/trainer/dist/bench/train.bench.js [filter]
 // (SGI_BENCH_STEPS: steps timed, default 3; SGI_BENCH_RECOMPUTE=off: no activation checkpointing)
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,7 +30,7 @@ const cases: Case[] = [
 ];
 
 const medians = new Map<string, number>();
-console.log(`training-step benchmark: ${native.info().cpu.isa}, ${native.info().cpu.threads} threads, median of ${steps} steps after a warm-up`);
+console.log(`training-step benchmark: ${os.cpus()[0]?.model ?? 'cpu'}, ISA ${native.info().cpu.isa}, ${native.info().cpu.threads} threads, median of ${steps} steps after a warm-up`);
 for (const c of cases.filter((k) => k.name.includes(filter))) {
   const cfg = benchConfig(repo, c.config, { batch: c.batch, paper: c.paper, stages: c.stages });
   const exp = buildExperiment(cfg, { runsRoot: '/nonexistent' });
