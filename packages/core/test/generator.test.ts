@@ -130,8 +130,16 @@ describe('StyleGAN2 generator (rosinality layout)', () => {
       });
       zeroGrads([w]);
     }
-    expect(native.memory().liveStorages).toBe(before + 1);
+    // w, and one kept copy of each frozen upsampling layer's weight in the transposed layout
+    // (made by the first step, reused by the others)
+    const upsampling = g.convs.items.filter((c) => c.conv.opts.upsample).length;
+    expect(upsampling).toBeGreaterThan(0);
+    expect(native.memory().liveStorages).toBe(before + 1 + upsampling);
     expect(g.parameters().every((p) => p.grad === null)).toBe(true);
+    // unfrozen, the copies go (the weights may change) and nothing else stays
+    g.freeze(false);
+    tidy(() => { noGrad(() => g.synthesis(w)); });
+    expect(native.memory().liveStorages).toBe(before + 1);
     w.release();
     wPlus.release();
     g.release();

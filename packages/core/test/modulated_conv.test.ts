@@ -170,6 +170,30 @@ describe('modulatedConv2d', () => {
     });
   });
 
+  it('a kept transposed weight (frozen upsampling layers) gives the same values and gradients, and is checked', () => {
+    tidy(() => {
+      const blur = makeBlurKernel([1, 3, 3, 1], 2);
+      const x = randTensor([2, 3, 4, 4], 91), s = randTensor([2, 3], 92, 0.5, 1.5);
+      const w = randTensor([1, 4, 3, 3, 3], 93).detach();
+      const wt = ops.permute(ops.reshape(w, [4, 3, 3, 3]), [1, 0, 2, 3]);
+      const run = (transposedWeight: Tensor | null) => {
+        x.grad = null; s.grad = null;
+        const y = modulatedConv2d(x, w, s, { upsample: true, blurKernel: blur, transposedWeight });
+        const values = y.toArray();
+        y.backward(randTensor([...y.shape], 94));
+        return { values, gx: x.grad!.toArray(), gs: s.grad!.toArray() };
+      };
+      const plain = run(null), kept = run(wt);
+      expectClose(kept.values, plain.values, 0, 'values');
+      expectClose(kept.gx, plain.gx, 0, 'gradient of x');
+      expectClose(kept.gs, plain.gs, 0, 'gradient of the style');
+      expect(wt.released).toBe(false);  // the caller's copy is not released by the op
+      expect(() => modulatedConv2d(x, w, s, { upsample: true, blurKernel: blur, transposedWeight: ops.reshape(w, [4, 3, 3, 3]) }))
+        .toThrow(/modulatedConv2d: transposedWeight \[4, 3, 3, 3\] must be \[3, 4, 3, 3\]/);
+      expect(() => modulatedConv2d(x, w, s, { transposedWeight: wt })).toThrow(/is for upsampling only/);
+    });
+  });
+
   it('without autograd history, intermediates are freed at once', () => {
     const x = randTensor([2, 4, 8, 8], 31);
     const w = randTensor([1, 6, 4, 3, 3], 32);

@@ -11,6 +11,7 @@
 // Upsample (upsample.kernel) when it has a skip.
 import { Module, Sequential, ModuleList } from '../nn/module.js';
 import { EqualLinear, Lambda } from '../nn/layers.js';
+import { InferenceCache } from '../nn/inference.js';
 import { Tensor } from '../tensor.js';
 import { Rng } from '../random.js';
 import { checkpoint, needsGrad, noGrad } from '../autograd.js';
@@ -128,10 +129,30 @@ export class ModulatedConv2d extends Module {
       demodulate: this.opts.demodulate ?? true,
       upsample: this.opts.upsample ?? false,
       blurKernel: this.blur?.kernel ?? null,
+      transposedWeight: this.transposedWeight(),
       ...tail,
     });
     if (!y.gradNode) style.release();
     return y;
+  }
+
+  /** A frozen upsampling layer keeps its weight in the transposed convolution's layout (nn/inference.ts). */
+  private readonly transposed = new InferenceCache<Tensor>();
+  private transposedWeight(): Tensor | null {
+    if (!this.opts.upsample || this.weight.requiresGrad) {
+      this.transposed.release();  // a trainable weight changes: no copy is kept
+      return null;
+    }
+    return this.transposed.get([this.weight], () => {
+      const [, cout, cin, k] = this.weight.shape as [number, number, number, number, number];
+      const t = noGrad(() => ops.permute(ops.reshape(this.weight, [cout, cin, k, k]), [1, 0, 2, 3]));
+      t.persistent = true;
+      return t;
+    });
+  }
+  override release(): void {
+    this.transposed.release();
+    super.release();
   }
 }
 

@@ -43,6 +43,12 @@ export interface ModulatedConv2dOptions {
   noiseWeight?: Tensor | null;
   /** Fused leaky ReLU (with bias) applied last, in the same pass (StyledConv's `activate`). */
   activation?: FusedActivation | null;
+  /**
+   * Upsample only: the weight already laid out for the transposed convolution, [Cin, Cout, k, k],
+   * kept by the caller while the weight does not change (a frozen generator); otherwise it is
+   * rebuilt by every forward and backward pass.
+   */
+  transposedWeight?: Tensor | null;
 }
 
 /** rosinality's make_kernel: outer product of a 1-d kernel, normalised to sum 1, times factor^2 ([kh, kw]). */
@@ -298,6 +304,8 @@ interface CoreGeometry {
   upsample: boolean;
   blur: Tensor | null;
   padding: number;
+  /** the caller's [Cin, Cout, k, k] copy of the weight (upsample), or null */
+  transposed: Tensor | null;
 }
 
 /**
@@ -320,8 +328,10 @@ function modulatedConvCore(x: Tensor, s: Tensor, weight: Tensor, geo: CoreGeomet
     return xs;
   };
   const w4 = weight.view([cout, cin, k, k]);
-  // conv_transpose2d layout [Cin, Cout, k, k] (upsample only; recomputed by the backward, not held)
-  const transposed = () => noGrad(() => permute(w4, [1, 0, 2, 3]));
+  // conv_transpose2d layout [Cin, Cout, k, k] (upsample only): the caller's, or recomputed by the
+  // backward rather than held
+  const transposed = () => geo.transposed ?? noGrad(() => permute(w4, [1, 0, 2, 3]));
+  const done = (t: Tensor | null) => { if (t && t !== geo.transposed) t.release(); };
   let wt = geo.upsample ? transposed() : null;
   let y: Tensor;
   let tShape: number[] = [];
@@ -338,7 +348,7 @@ function modulatedConvCore(x: Tensor, s: Tensor, weight: Tensor, geo: CoreGeomet
     }
     xs.release();
   }
-  wt?.release();
+  done(wt);
   wt = null;
   if (!needsGrad(x, s, weight)) {
     w4.release();
@@ -355,7 +365,7 @@ function modulatedConvCore(x: Tensor, s: Tensor, weight: Tensor, geo: CoreGeomet
         [blurPad[0]!, blurPad[1]!, blurPad[0]!, blurPad[1]!]);
       const wtb = transposed();
       gxs = conv2d(gt, wtb, null, { stride: 2, padding: 0, groups: 1 });
-      wtb.release();
+      done(wtb);
     } else {
       gxs = convTranspose2d(g, w4, null, { stride: 1, padding: geo.padding, groups: 1 });
     }
@@ -416,7 +426,11 @@ export function modulatedConv2d(x: Tensor, weight: Tensor, style: Tensor, opts: 
   const drop = (...ts: (Tensor | null)[]) => { if (free) for (const t of ts) t?.release(); };
 
   const s = c.wScale === 1 ? style : scale(style, c.wScale); // [B, Cin]
-  let y = modulatedConvCore(x, s, weight, { upsample: c.upsample, blur: c.blur, padding: k >> 1 });
+  const transposedWeight = opts.transposedWeight ?? null;
+  if (transposedWeight && (!c.upsample || transposedWeight.ndim !== 4 || transposedWeight.shape[0] !== cin || transposedWeight.shape[1] !== cout)) {
+    throw new Error(`modulatedConv2d: transposedWeight ${shapeStr(transposedWeight.shape)} must be [${cin}, ${cout}, ${k}, ${k}] and is for upsampling only`);
+  }
+  let y = modulatedConvCore(x, s, weight, { upsample: c.upsample, blur: c.blur, padding: k >> 1, transposed: transposedWeight });
   let d: Tensor | null = null;
   if (c.demodulate) {
     const w4 = reshape(weight, [cout, cin, k, k]);
