@@ -62,10 +62,9 @@ winograd::Geometry group_geometry(const winograd::Geometry& g, int64_t gi) {
 // Tile-block order (many tiles, U small enough to stay in cache): U for all output channels
 // once (or the prepared U), then threads take blocks of tiles: V of the block, 36 products,
 // output transform.
-void forward_tile_blocks(const MicroKernel& uk, const winograd::Kernels& wk, const winograd::Geometry& g0, int64_t groups,
+void forward_tile_blocks(const MicroKernel& uk, const winograd::Kernels& wk, const winograd::Geometry& g, int64_t groups,
                          const float* x, const float* w, const float* prepared, const float* b, float* y) {
   const int MR = wk.mr, NR = wk.nr;
-  const winograd::Geometry& g = g0;
   const int64_t kpanels = g.kp / MR, tile_panels = ceil_div(g.tiles, NR);
   // Tile panels per block: the block's V and M (36 x (cg + kp) x NR per panel) within ~512 KB so
   // they stay in L2, and at least one block per thread when there are enough tiles.
@@ -80,7 +79,7 @@ void forward_tile_blocks(const MicroKernel& uk, const winograd::Kernels& wk, con
   // [n][kg], added up in block order afterwards (the same result every run).
   float* partial = g.sums ? ws_sums.get(size_t(blocks * g.n * g.kg)) : nullptr;
   for (int64_t gi = 0; gi < groups; ++gi) {
-    const winograd::Geometry gg = group_geometry(g0, gi);
+    const winograd::Geometry gg = group_geometry(g, gi);
     if (partial) std::memset(partial, 0, sizeof(float) * size_t(blocks * g.n * g.kg));
     const float* U = prepared ? prepared + gi * 36 * g.kp * g.cg : Uw;
     if (!prepared) {
@@ -111,14 +110,9 @@ void forward_tile_blocks(const MicroKernel& uk, const winograd::Kernels& wk, con
             }
           }
         }
-        if (partial) {
-          winograd::Geometry gb = gg;
-          gb.sums = partial + blk * g.n * g.kg;
-          gb.sums_stride = g.kg;
-          wk.output(gb, M, g.kp, 0, g.kg, tile0, panels, bg, yg);
-        } else {
-          wk.output(gg, M, g.kp, 0, g.kg, tile0, panels, bg, yg);
-        }
+        winograd::Geometry gb = gg;  // with channel sums: this block's own slice
+        if (partial) { gb.sums = partial + blk * g.n * g.kg; gb.sums_stride = g.kg; }
+        wk.output(gb, M, g.kp, 0, g.kg, tile0, panels, bg, yg);
       }
     });
     if (partial)

@@ -115,9 +115,11 @@ const MicroKernel& micro_kernel_generic() { return kGeneric; }
 
 void gemm_set_precision(Precision p) { g_precision.store(int(p)); }
 Precision gemm_precision() { return Precision(g_precision.load()); }
-bool use_bf16(const MicroKernel& uk) {
-  return uk.tile_bf16 && gemm_precision() == Precision::BFloat16 && cpu_features().avx512bf16;
-}
+namespace {
+// The kernel has a bf16 tile and the CPU can run it.
+bool bf16_capable(const MicroKernel& uk) { return uk.tile_bf16 && cpu_features().avx512bf16; }
+}  // namespace
+bool use_bf16(const MicroKernel& uk) { return gemm_precision() == Precision::BFloat16 && bf16_capable(uk); }
 
 const MicroKernel& micro_kernel() {
   static const MicroKernel* k = [] {
@@ -408,7 +410,7 @@ void sum_rows(int64_t M, int64_t N, const float* g, float* gb) {
 
 const char* gemm_kernel_name() { return micro_kernel().name; }
 
-bool bf16_supported() { return micro_kernel().tile_bf16 && cpu_features().avx512bf16; }
+bool bf16_supported() { return bf16_capable(micro_kernel()); }
 bool set_bf16(bool on) {
   if (on && !bf16_supported()) return false;
   gemm_set_precision(on ? Precision::BFloat16 : Precision::Float32);

@@ -28,7 +28,7 @@ SGI_NAPI(scaleChannelsAdd) {
   args.data(sc, size_t(n * c), "scale");
   args.data(r, numel, "residual");
   args.data(y, numel, "y");
-  if (args.device({x, sc, r, y}) != Device::CPU) args.fail("runs on the CPU only (the fused inference path); got cuda tensors");
+  args.require_cpu({x, sc, r, y});
   if (numel > 0) cpu::scale_channels_add(n, c, s, x->data(), sc->data(), r->data(), y->data());
   return info.Env().Undefined();
 }

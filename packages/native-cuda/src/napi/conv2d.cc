@@ -96,11 +96,6 @@ SGI_NAPI(conv2dBackwardBias) {
   return info.Env().Undefined();
 }
 
-// The fused inference path (cpu::conv2d_forward_fused) is CPU only.
-void require_cpu(const Args& args, std::initializer_list<Storage*> storages) {
-  if (args.device(storages) != Device::CPU) args.fail("runs on the CPU only (the fused inference path); got cuda tensors");
-}
-
 // conv2dWinogradWeights(w, params) -> a new storage holding w transformed for the Winograd forward
 // pass of params (CPU, for the micro-kernel in use), or null when that pass would not use Winograd.
 SGI_NAPI(conv2dWinogradWeights) {
@@ -108,7 +103,7 @@ SGI_NAPI(conv2dWinogradWeights) {
   Storage* w = args.tensor(0, "w");
   const Conv2dParams p = conv_params(args, 1);
   args.data(w, w_numel(args, p), "w");
-  require_cpu(args, {w});
+  args.require_cpu({w});
   const int64_t size = cpu::conv2d_winograd_weights_size(p);
   if (size == 0) return info.Env().Null();
   Napi::Object out = Storage::Create(info.Env(), size_t(size), Device::CPU);
@@ -142,7 +137,7 @@ SGI_NAPI(conv2dForwardFused) {
   args.data(sh, size_t(p.c), "inShift");
   args.data(sl, size_t(p.k), "slope");
   args.data(y, y_numel(args, p), "y");
-  require_cpu(args, {x, w, u, b, sc, sh, sl, y, sums});
+  args.require_cpu({x, w, u, b, sc, sh, sl, y, sums});
   if (u) {
     const int64_t size = cpu::conv2d_winograd_weights_size(p);
     if (size == 0) args.fail("'prepared' was given but this convolution " + dims_str({p.n, p.c, p.h, p.w, p.k, p.kh, p.kw, p.sh, p.sw}) + " does not run Winograd");

@@ -133,6 +133,10 @@ Device Args::device(std::initializer_list<Storage*> storages) const {
   return d;
 }
 
+void Args::require_cpu(std::initializer_list<Storage*> storages) const {
+  if (device(storages) != Device::CPU) fail("runs on the CPU only (the fused inference path); got cuda tensors");
+}
+
 std::string dims_str(std::initializer_list<int64_t> d) { return dims_str(std::vector<int64_t>(d)); }
 std::string dims_str(const std::vector<int64_t>& d) {
   std::string s = "[";

@@ -67,6 +67,8 @@ class Args {
   float* data(Storage* s, size_t numel, const char* name) const;
   // The common device of the given storages (nullptrs ignored); mismatches throw.
   Device device(std::initializer_list<Storage*> storages) const;
+  // The same, for functions of the CPU's fused inference path: any CUDA storage fails.
+  void require_cpu(std::initializer_list<Storage*> storages) const;
   [[noreturn]] void fail(const std::string& msg) const;
   Napi::Env env() const { return info_.Env(); }
   const char* fn() const { return fn_; }
